@@ -1,0 +1,5 @@
+import sys
+
+from rankpipe.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The command-line interface; each subcommand module has `register(subparsers)`."""

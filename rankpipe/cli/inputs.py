@@ -1,0 +1,51 @@
+"""Shared CLI options: where candidates come from, and writing next to an output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rankpipe.data.candidates import join_candidates, read_candidates
+from rankpipe.data.corpus import read_corpus
+from rankpipe.data.datasets import load_dataset
+from rankpipe.data.topics import read_topics
+from rankpipe.data.trec import read_qrels, read_run
+from rankpipe.data.types import Qrels, QueryCandidates
+from rankpipe.errors import InputError
+
+
+def add_candidate_arguments(parser: argparse.ArgumentParser, qrels: bool = True) -> None:
+    group = parser.add_argument_group("candidates (one of: --candidates, --run with --corpus and --topics, --dataset)")
+    group.add_argument("--candidates", metavar="FILE", help="RankGPT-style JSONL: one query with its hits per line")
+    group.add_argument("--run", metavar="RUN", help="a TREC run to rerank (needs --corpus and --topics)")
+    group.add_argument("--corpus", metavar="FILE", help="passages: TSV docid<TAB>text or JSONL")
+    group.add_argument("--topics", metavar="FILE", help="queries: TSV qid<TAB>text")
+    group.add_argument("--dataset", metavar="NAME", help="demo, dl19, dl19/contriever, noveleval, or an ir_datasets ID")
+    group.add_argument("--depth", type=int, default=100, help="candidates per query to rerank (default 100)")
+    if qrels:
+        group.add_argument("--qrels", metavar="FILE", help="relevance labels (a --dataset brings its own)")
+
+
+def load_candidates(args: argparse.Namespace) -> tuple[list[QueryCandidates], Qrels | None]:
+    """The candidates the arguments name (top --depth per query) and the qrels, if any."""
+    sources = [bool(args.candidates), bool(args.run), bool(args.dataset)]
+    if sum(sources) != 1:
+        raise InputError("give exactly one of --candidates FILE, --run RUN (with --corpus, --topics), --dataset NAME")
+    if args.depth is not None and args.depth < 1:
+        raise InputError(f"--depth must be at least 1, got {args.depth}")
+    qrels = read_qrels(args.qrels) if getattr(args, "qrels", None) else None
+    if args.dataset:
+        dataset = load_dataset(args.dataset, args.depth)
+        return dataset.candidates, qrels if qrels is not None else dataset.qrels
+    if args.candidates:
+        items = [item.truncated(args.depth) for item in read_candidates(args.candidates)]
+        return items, qrels
+    if not (args.corpus and args.topics):
+        raise InputError("--run needs --corpus FILE and --topics FILE to find the texts")
+    items = join_candidates(read_run(args.run), read_corpus(args.corpus), read_topics(args.topics), args.depth)
+    return items, qrels
+
+
+def show_progress() -> bool:
+    """Progress bars when a person watches (stderr is a terminal)."""
+    return sys.stderr.isatty()

@@ -1,0 +1,107 @@
+"""RankGPT-style candidate files: one query per JSONL line (or a JSON list of the same objects),
+`{"query": ..., "hits": [{"qid", "docid", "rank", "score", "content"}, ...]}`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from rankpipe.atomic import atomic_write
+from rankpipe.data.textfile import open_text
+from rankpipe.data.types import Candidate, Query, QueryCandidates, Run
+from rankpipe.errors import InputError, line_error
+
+
+def read_candidates(path: str | Path) -> list[QueryCandidates]:
+    """Read a candidates file; hits are ordered by their rank field (file order on ties)."""
+    items = [_parse_record(path, number, record) for number, record in _records(path)]
+    if not items:
+        raise InputError(f"{path}: no queries")
+    seen: set[str] = set()
+    for item in items:
+        if item.query.qid in seen:
+            raise InputError(f"{path}: query {item.query.qid} appears twice")
+        seen.add(item.query.qid)
+    return items
+
+
+def _records(path: str | Path) -> Iterator[tuple[int, Any]]:
+    with open_text(path) as handle:
+        text = handle.read()
+    if text.lstrip().startswith("["):
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise line_error(path, error.lineno, f"invalid JSON ({error.msg})") from None
+        yield from ((i + 1, record) for i, record in enumerate(records))
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as error:
+            raise line_error(path, number, f"invalid JSON ({error.msg})") from None
+
+
+def _parse_record(path: str | Path, number: int, record: Any) -> QueryCandidates:
+    where = f"{'record' if str(path).endswith('.json') else 'line'} {number} of {path}"
+    if not isinstance(record, dict) or "query" not in record or "hits" not in record:
+        raise InputError(f"{where}: expected an object with `query` and `hits`")
+    hits = record["hits"]
+    if not isinstance(hits, list):
+        raise InputError(f"{where}: `hits` must be a list")
+    qid = record.get("qid", hits[0].get("qid") if hits and isinstance(hits[0], dict) else None)
+    if qid is None:
+        raise InputError(f"{where}: no qid (give `qid` on the record or on its hits)")
+    text = str(record["query"]).strip()
+    if not text:
+        raise InputError(f"{where}: query {qid} has no text")
+    candidates = []
+    for position, hit in enumerate(hits, start=1):
+        if not isinstance(hit, dict) or "docid" not in hit or "content" not in hit:
+            raise InputError(f"{where}: hit {position} needs `docid` and `content`")
+        try:
+            score = float(hit.get("score", 0.0))
+            rank = int(hit.get("rank", position))
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: hit {position} has a non-numeric score or rank") from None
+        candidates.append(Candidate(str(hit["docid"]), str(hit["content"]), score, rank))
+    candidates.sort(key=lambda c: c.rank)
+    try:
+        return QueryCandidates(Query(str(qid), text), tuple(candidates))
+    except ValueError as error:
+        raise InputError(f"{where}: {error}") from None
+
+
+def write_candidates(items: Iterable[QueryCandidates], path: str | Path) -> None:
+    with atomic_write(path) as out:
+        for item in items:
+            hits = [
+                {"qid": item.query.qid, "docid": c.docid, "rank": c.rank, "score": c.score, "content": c.text}
+                for c in item.candidates
+            ]
+            out.write(json.dumps({"query": item.query.text, "hits": hits}, ensure_ascii=False) + "\n")
+
+
+def join_candidates(
+    run: Run, corpus: Mapping[str, str], topics: Mapping[str, Query], depth: int | None = None
+) -> list[QueryCandidates]:
+    """Join a run with passage texts and query texts into candidate sets (top `depth` per query).
+
+    Raises InputError naming the first run qid missing from the topics or docid missing from the corpus."""
+    items = []
+    for qid, ranking in run.items():
+        if qid not in topics:
+            raise InputError(f"query {qid} of the run is not in the topics")
+        candidates = []
+        for rank, (docid, score) in enumerate(zip(ranking.docids, ranking.scores), start=1):
+            if depth is not None and rank > depth:
+                break
+            if docid not in corpus:
+                raise InputError(f"docid {docid} (query {qid}) of the run is not in the corpus")
+            candidates.append(Candidate(docid, corpus[docid], score, rank))
+        items.append(QueryCandidates(topics[qid], tuple(candidates)))
+    return items

@@ -1,0 +1,68 @@
+"""Corpora: TSV (`docid<TAB>text`) or JSONL (`id`/`_id`/`docid` with `text`/`contents`, optional `title`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from rankpipe.atomic import atomic_write
+from rankpipe.data.textfile import numbered_lines
+from rankpipe.errors import InputError, line_error
+
+ID_KEYS = ("docid", "_id", "id")
+TEXT_KEYS = ("text", "contents")
+
+
+def _is_jsonl(path: Path) -> bool:
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    return name.endswith((".jsonl", ".json"))
+
+
+def read_corpus(path: str | Path) -> dict[str, str]:
+    """docid -> passage text (a JSONL title is prepended to the text, separated by a blank line)."""
+    path = Path(path)
+    corpus: dict[str, str] = {}
+    jsonl = _is_jsonl(path)
+    for number, line in numbered_lines(path):
+        docid, text = _parse_jsonl(path, number, line) if jsonl else _parse_tsv(path, number, line)
+        if docid in corpus:
+            raise line_error(path, number, f"docid {docid} appears twice")
+        corpus[docid] = text
+    if not corpus:
+        raise InputError(f"{path}: the corpus is empty")
+    return corpus
+
+
+def _parse_tsv(path: Path, number: int, line: str) -> tuple[str, str]:
+    fields = line.split("\t")
+    if len(fields) < 2:
+        raise line_error(path, number, "expected `docid<TAB>text`, found no tab")
+    return fields[0].strip(), "\t".join(fields[1:]).strip()
+
+
+def _parse_jsonl(path: Path, number: int, line: str) -> tuple[str, str]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise line_error(path, number, f"invalid JSON ({error.msg})") from None
+    if not isinstance(record, dict):
+        raise line_error(path, number, "expected a JSON object")
+    docid = next((record[k] for k in ID_KEYS if k in record), None)
+    text = next((record[k] for k in TEXT_KEYS if k in record), None)
+    if docid is None or text is None:
+        raise line_error(path, number, f"expected an id field {ID_KEYS} and a text field {TEXT_KEYS}")
+    title = str(record.get("title") or "").strip()
+    text = str(text).strip()
+    return str(docid), f"{title}\n\n{text}" if title else text
+
+
+def write_corpus(corpus: Mapping[str, str], path: str | Path) -> None:
+    """Write TSV, or JSONL (`docid`, `text`) when the name ends in .jsonl."""
+    path = Path(path)
+    with atomic_write(path) as out:
+        for docid, text in corpus.items():
+            if _is_jsonl(path):
+                out.write(json.dumps({"docid": docid, "text": text}, ensure_ascii=False) + "\n")
+            else:
+                out.write(f"{docid}\t{' '.join(text.split())}\n")

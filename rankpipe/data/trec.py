@@ -1,0 +1,76 @@
+"""TREC run files (`qid Q0 docid rank score tag`) and qrels (`qid 0 docid grade`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from rankpipe.atomic import atomic_write
+from rankpipe.data.textfile import numbered_lines
+from rankpipe.data.types import Qrels, Ranking, Run
+from rankpipe.errors import InputError, line_error
+
+
+def read_run(path: str | Path) -> Run:
+    """Read a 6-column TREC run. Each query's entries are ordered by score, best first
+    (ties keep file order), which is how trec_eval reads a run.
+
+    Raises InputError on a malformed line, a duplicate docid within a query, or an empty file."""
+    rows: dict[str, list[tuple[float, int, str]]] = {}
+    for number, line in numbered_lines(path):
+        fields = line.split()
+        if len(fields) != 6:
+            raise line_error(path, number, f"expected 6 fields (qid Q0 docid rank score tag), got {len(fields)}")
+        qid, _, docid, rank, score, _ = fields
+        try:
+            int(rank)
+        except ValueError:
+            raise line_error(path, number, f"rank must be an integer, got {rank!r}") from None
+        try:
+            value = float(score)
+        except ValueError:
+            raise line_error(path, number, f"score must be a number, got {score!r}") from None
+        entries = rows.setdefault(qid, [])
+        if any(d == docid for _, _, d in entries):
+            raise line_error(path, number, f"docid {docid} appears twice for query {qid}")
+        entries.append((value, number, docid))
+    if not rows:
+        raise InputError(f"{path}: the run is empty")
+    run: Run = {}
+    for qid, entries in rows.items():
+        entries.sort(key=lambda e: (-e[0], e[1]))
+        run[qid] = Ranking(qid, tuple(d for _, _, d in entries), tuple(s for s, _, _ in entries))
+    return run
+
+
+def write_run(run: Mapping[str, Ranking], path: str | Path, tag: str = "rankpipe") -> None:
+    """Write a 6-column TREC run atomically (ranks 1..n in the ranking's order)."""
+    with atomic_write(path) as out:
+        for qid, ranking in run.items():
+            for rank, (docid, score) in enumerate(zip(ranking.docids, ranking.scores), start=1):
+                out.write(f"{qid} Q0 {docid} {rank} {score!r} {tag}\n")
+
+
+def read_qrels(path: str | Path) -> Qrels:
+    """Read 4-column graded qrels; raises InputError on a malformed line or an empty file."""
+    qrels: Qrels = {}
+    for number, line in numbered_lines(path):
+        fields = line.split()
+        if len(fields) != 4:
+            raise line_error(path, number, f"expected 4 fields (qid iter docid grade), got {len(fields)}")
+        qid, _, docid, grade = fields
+        try:
+            label = int(grade)
+        except ValueError:
+            raise line_error(path, number, f"grade must be an integer, got {grade!r}") from None
+        qrels.setdefault(qid, {})[docid] = label
+    if not qrels:
+        raise InputError(f"{path}: the qrels file is empty")
+    return qrels
+
+
+def write_qrels(qrels: Mapping[str, Mapping[str, int]], path: str | Path) -> None:
+    with atomic_write(path) as out:
+        for qid, labels in qrels.items():
+            for docid, grade in labels.items():
+                out.write(f"{qid} 0 {docid} {grade}\n")

@@ -1,0 +1,19 @@
+"""Errors that the CLI turns into exit codes: bad input exits 2, anything else exits 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(Exception):
+    """The user's input is wrong (a file, an option, a name). The CLI prints it and exits 2."""
+
+
+def line_error(path: str | Path, line_no: int, message: str) -> InputError:
+    """An InputError naming the file and the 1-based line, e.g. `line 17 of run.trec: ...`."""
+    return InputError(f"line {line_no} of {path}: {message}")
+
+
+class JudgeError(Exception):
+    """The judge failed for good (a server dead after its retries, a model that cannot load or run).
+    Judgments finished before the failure are in the cache, so rerunning the same command resumes."""

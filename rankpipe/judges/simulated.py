@@ -1,0 +1,103 @@
+"""A simulated judge driven by relevance labels, for cost studies and tests.
+
+Pairwise: it prefers the passage with the higher grade (unjudged = 0) and answers 0.5 on equal
+grades; it flips a preference with probability `noise`, and with probability `bias` answers "A"
+(the passage shown first) whatever the grades. Listwise: a block is sorted by grade (ties keep the
+shown order), then each adjacent pair is swapped with probability `noise`, in one pass from the top.
+Every random draw is a function of (seed, qid, docids shown, in order), so the same prompt always
+gets the same answer, as from a model decoding greedily; `latency` seconds are slept per call."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Sequence
+
+from rankpipe.data.trec import read_qrels
+from rankpipe.data.types import Qrels
+from rankpipe.errors import InputError
+from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
+from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
+
+
+class SimulatedJudge:
+    """Pairwise and listwise answers from qrels under a noise and position-bias model."""
+
+    reads_text = False
+
+    def __init__(
+        self, qrels: Qrels, noise: float = 0.0, bias: float = 0.0, seed: int = 0, latency: float = 0.0
+    ) -> None:
+        for label, value in (("noise", noise), ("bias", bias)):
+            if not 0.0 <= value <= 1.0:
+                raise InputError(f"sim judge: {label} must lie in [0, 1], got {value}")
+        self.qrels = qrels
+        self.noise, self.bias, self.seed, self.latency = noise, bias, seed, latency
+        fingerprint = hashlib.sha256(repr(sorted((q, sorted(d.items())) for q, d in qrels.items())).encode())
+        self.identity = f"sim:qrels#{fingerprint.hexdigest()[:12]},noise={noise},bias={bias},seed={seed}"
+        self.calls = 0
+
+    def grade(self, qid: str, docid: str) -> int:
+        return self.qrels.get(qid, {}).get(docid, 0)
+
+    def _rng(self, *parts: str) -> random.Random:
+        digest = hashlib.sha256("\x1f".join((str(self.seed), *parts)).encode()).digest()
+        return random.Random(int.from_bytes(digest[:8], "big"))
+
+    def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
+        self._pause()
+        return [self._judge_one(p) for p in prompts]
+
+    def _judge_one(self, prompt: PairPrompt) -> Judgment:
+        qid = prompt.query.qid
+        rng = self._rng("pair", qid, prompt.a.docid, prompt.b.docid)
+        if rng.random() < self.bias:
+            return Judgment(1.0)
+        a, b = self.grade(qid, prompt.a.docid), self.grade(qid, prompt.b.docid)
+        if a == b:
+            return Judgment(0.5)
+        prefers_a = a > b
+        if rng.random() < self.noise:
+            prefers_a = not prefers_a
+        return Judgment(1.0 if prefers_a else 0.0)
+
+    def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
+        self._pause()
+        return [self._rank_one(p) for p in prompts]
+
+    def _rank_one(self, prompt: BlockPrompt) -> BlockJudgment:
+        qid = prompt.query.qid
+        grades = [self.grade(qid, p.docid) for p in prompt.passages]
+        order = sorted(range(len(grades)), key=lambda i: -grades[i])
+        rng = self._rng("block", qid, *(p.docid for p in prompt.passages))
+        for i in range(len(order) - 1):
+            if rng.random() < self.noise:
+                order[i], order[i + 1] = order[i + 1], order[i]
+        return BlockJudgment(tuple(order))
+
+    def _pause(self) -> None:
+        self.calls += 1
+        if self.latency:
+            time.sleep(self.latency)
+
+
+def _build(spec: JudgeSpec, qrels: Qrels | None) -> SimulatedJudge:
+    check_options(spec, {"qrels", "noise", "bias", "seed", "latency"})
+    if spec.target:
+        raise InputError(f"judge {spec}: sim takes options only, e.g. sim:qrels=FILE,noise=0.1")
+    if "qrels" in spec.options:
+        qrels = read_qrels(spec.options["qrels"])
+    elif qrels is None:
+        raise InputError(f"judge {spec}: sim needs qrels=FILE (or a --dataset that has qrels)")
+    return SimulatedJudge(
+        qrels,
+        noise=float_option(spec, "noise", 0.0),
+        bias=float_option(spec, "bias", 0.0),
+        seed=int_option(spec, "seed", 0),
+        latency=float_option(spec, "latency", 0.0),
+    )
+
+
+pairwise_judge = _build
+list_judge = _build
