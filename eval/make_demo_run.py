@@ -38,7 +38,7 @@ def bm25_run(
     for qid, query in topics:
         q_tokens = bm25s.tokenize([query], lower=True, stopwords="en", show_progress=False)
         results, scores = retriever.retrieve(q_tokens, k=k, show_progress=False)
-        for rank, (idx, score) in enumerate(zip(results[0], scores[0]), start=1):
+        for rank, (idx, score) in enumerate(zip(results[0], scores[0], strict=True), start=1):
             lines.append(f"{qid} Q0 {doc_ids[int(idx)]} {rank} {float(score):.4f} bm25s")
     return lines
 
