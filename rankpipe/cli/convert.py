@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from rankpipe.data.candidates import join_candidates, read_candidates, write_candidates
-from rankpipe.data.corpus import read_corpus
-from rankpipe.data.topics import read_topics
-from rankpipe.data.trec import read_run, write_run
+from rankpipe.cli.inputs import join_files
+from rankpipe.data.candidates import read_candidates, write_candidates
+from rankpipe.data.trec import write_run
 from rankpipe.data.types import run_from_candidates
 from rankpipe.errors import InputError
 
@@ -32,6 +31,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_command(args: argparse.Namespace) -> int:
     if bool(args.candidates) == bool(args.run):
         raise InputError("give either --candidates FILE or --run RUN (with --corpus and --topics)")
+    if args.depth is not None and args.depth < 1:
+        raise InputError(f"--depth must be at least 1, got {args.depth}")
     if args.candidates:
         items = [item.truncated(args.depth) if args.depth else item for item in read_candidates(args.candidates)]
         write_run(run_from_candidates(items), args.output, tag=args.tag)
@@ -39,7 +40,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     if not (args.corpus and args.topics):
         raise InputError("--run needs --corpus FILE and --topics FILE")
-    items = join_candidates(read_run(args.run), read_corpus(args.corpus), read_topics(args.topics), args.depth)
+    items = join_files(args.run, args.corpus, args.topics, args.depth)
     write_candidates(items, args.output)
     print(f"wrote {len(items)} queries to {args.output}")
     return 0

@@ -68,5 +68,6 @@ def _warn_coverage(path: str, result: Evaluation) -> None:
               f"({', '.join(result.unjudged_queries[:5])}{', ...' if len(result.unjudged_queries) > 5 else ''})",
               file=sys.stderr)
     if result.missing_queries:
-        print(f"note: {path}: {len(result.missing_queries)} judged queries are absent from the run and not averaged in",
+        print(f"note: {path}: {len(result.missing_queries)} judged queries are absent from the run "
+              "and count as 0 (as ir-measures does)",
               file=sys.stderr)

@@ -42,8 +42,16 @@ def load_candidates(args: argparse.Namespace) -> tuple[list[QueryCandidates], Qr
         return items, qrels
     if not (args.corpus and args.topics):
         raise InputError("--run needs --corpus FILE and --topics FILE to find the texts")
-    items = join_candidates(read_run(args.run), read_corpus(args.corpus), read_topics(args.topics), args.depth)
-    return items, qrels
+    return join_files(args.run, args.corpus, args.topics, args.depth), qrels
+
+
+def join_files(run: str, corpus: str, topics: str, depth: int | None) -> list[QueryCandidates]:
+    """Join a TREC run file with its passage and query texts; a join error names the files."""
+    ranking, passages, queries = read_run(run), read_corpus(corpus), read_topics(topics)
+    try:
+        return join_candidates(ranking, passages, queries, depth)
+    except InputError as error:
+        raise InputError(f"{error} (run {run}, corpus {corpus}, topics {topics})") from None
 
 
 def show_progress() -> bool:

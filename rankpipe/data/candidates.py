@@ -1,5 +1,6 @@
 """RankGPT-style candidate files: one query per JSONL line (or a JSON list of the same objects),
-`{"query": ..., "hits": [{"qid", "docid", "rank", "score", "content"}, ...]}`."""
+`{"query": ..., "hits": [{"qid", "docid", "rank", "score", "content"}, ...]}`; a record may also
+carry its own `qid` (written by rankpipe, so that a query without hits keeps its id)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from rankpipe.atomic import atomic_write
-from rankpipe.data.textfile import open_text
+from rankpipe.data.textfile import read_text
 from rankpipe.data.types import Candidate, Query, QueryCandidates, Run
 from rankpipe.errors import InputError, line_error
 
 
 def read_candidates(path: str | Path) -> list[QueryCandidates]:
     """Read a candidates file; hits are ordered by their rank field (file order on ties)."""
-    items = [_parse_record(path, number, record) for number, record in _records(path)]
+    items = [_parse_record(where, record) for where, record in _records(path)]
     if not items:
         raise InputError(f"{path}: no queries")
     seen: set[str] = set()
@@ -27,27 +28,26 @@ def read_candidates(path: str | Path) -> list[QueryCandidates]:
     return items
 
 
-def _records(path: str | Path) -> Iterator[tuple[int, Any]]:
-    with open_text(path) as handle:
-        text = handle.read()
+def _records(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """(where, record) per query: `record N of PATH` in a JSON list, `line N of PATH` in JSONL."""
+    text = read_text(path)
     if text.lstrip().startswith("["):
         try:
             records = json.loads(text)
         except json.JSONDecodeError as error:
             raise line_error(path, error.lineno, f"invalid JSON ({error.msg})") from None
-        yield from ((i + 1, record) for i, record in enumerate(records))
+        yield from ((f"record {i + 1} of {path}", record) for i, record in enumerate(records))
         return
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: JSON keeps U+2028
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield f"line {number} of {path}", json.loads(line)
         except json.JSONDecodeError as error:
             raise line_error(path, number, f"invalid JSON ({error.msg})") from None
 
 
-def _parse_record(path: str | Path, number: int, record: Any) -> QueryCandidates:
-    where = f"{'record' if str(path).endswith('.json') else 'line'} {number} of {path}"
+def _parse_record(where: str, record: Any) -> QueryCandidates:
     if not isinstance(record, dict) or "query" not in record or "hits" not in record:
         raise InputError(f"{where}: expected an object with `query` and `hits`")
     hits = record["hits"]
@@ -83,7 +83,8 @@ def write_candidates(items: Iterable[QueryCandidates], path: str | Path) -> None
                 {"qid": item.query.qid, "docid": c.docid, "rank": c.rank, "score": c.score, "content": c.text}
                 for c in item.candidates
             ]
-            out.write(json.dumps({"query": item.query.text, "hits": hits}, ensure_ascii=False) + "\n")
+            record = {"query": item.query.text, "qid": item.query.qid, "hits": hits}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def join_candidates(

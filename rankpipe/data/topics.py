@@ -31,6 +31,7 @@ def read_topics(path: str | Path) -> dict[str, Query]:
 
 
 def write_topics(queries: Iterable[Query], path: str | Path) -> None:
+    """Write `qid<TAB>text` lines; whitespace runs in a text (tabs, newlines) become one space."""
     with atomic_write(path) as out:
         for q in queries:
-            out.write(f"{q.qid}\t{q.text}\n")
+            out.write(f"{q.qid}\t{' '.join(q.text.split())}\n")

@@ -48,7 +48,7 @@ def write_run(run: Mapping[str, Ranking], path: str | Path, tag: str = "rankpipe
     with atomic_write(path) as out:
         for qid, ranking in run.items():
             for rank, (docid, score) in enumerate(zip(ranking.docids, ranking.scores), start=1):
-                out.write(f"{qid} Q0 {docid} {rank} {score!r} {tag}\n")
+                out.write(f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n")
 
 
 def read_qrels(path: str | Path) -> Qrels:

@@ -22,14 +22,14 @@ DEFAULT_METRICS = ("nDCG@10", "RR(rel=2)@10", "AP(rel=2)@100", "R(rel=2)@100")
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Aggregate (mean over evaluated queries) and per-query values, keyed by metric name."""
+    """Aggregate (mean over the judged queries) and per-query values, keyed by metric name."""
 
     aggregate: dict[str, float]
     per_query: dict[str, dict[str, float]]
     unjudged_queries: tuple[str, ...] = field(default=())
     """Run queries with no qrels: not evaluated (as ir-measures does), reported here."""
     missing_queries: tuple[str, ...] = field(default=())
-    """Judged queries the run lacks: not averaged in (as ir-measures does), reported here."""
+    """Judged queries the run lacks: scored 0 and averaged in (as ir-measures does), reported."""
 
 
 def parse_metrics(names: Sequence[str]) -> list[ir_measures.Measure]:
@@ -55,7 +55,8 @@ def evaluate(
     measures = parse_metrics(metrics)
     judged = {qid: dict(labels) for qid, labels in qrels.items()}
     scored = {qid: scores for qid, scores in run_as_dict(run).items() if qid in judged}
-    per_query: dict[str, dict[str, float]] = {qid: {} for qid in scored}
+    missing = tuple(q for q in judged if q not in run)
+    per_query: dict[str, dict[str, float]] = {qid: {} for qid in (*scored, *missing)}
     for metric in ir_measures.iter_calc(measures, judged, scored):
         per_query[metric.query_id][str(metric.measure)] = float(metric.value)
     names = [str(m) for m in measures]
@@ -66,7 +67,7 @@ def evaluate(
         aggregate,
         per_query,
         unjudged_queries=tuple(q for q in run if q not in judged),
-        missing_queries=tuple(q for q in judged if q not in run),
+        missing_queries=missing,
     )
 
 
