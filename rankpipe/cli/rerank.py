@@ -71,8 +71,9 @@ def run_command(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(f"wrote {args.output} and {cost_path}")
     if qrels:
-        before = evaluate(run_from_candidates(items), qrels).aggregate
-        after = evaluate(result.run, qrels).aggregate
+        judged = {qid: labels for qid, labels in qrels.items() if qid in result.run}
+        before = evaluate(run_from_candidates(items), judged).aggregate
+        after = evaluate(result.run, judged).aggregate
         for name in after:
             print(f"  {name:<14} first stage {before[name]:.4f}  reranked {after[name]:.4f}")
     return 0

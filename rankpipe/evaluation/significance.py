@@ -6,8 +6,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scipy import stats
-
 
 @dataclass(frozen=True)
 class PairedTest:
@@ -27,6 +25,8 @@ def paired_t_tests(
     queries both were evaluated on; p-values Holm-corrected within each metric.
 
     `per_query` maps system name -> qid -> metric -> value."""
+    from scipy import stats  # imported here: it takes a second, and most commands never test
+
     results: list[PairedTest] = []
     others = [name for name in per_query if name != baseline]
     for metric in metrics:
