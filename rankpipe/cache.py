@@ -10,7 +10,6 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
@@ -48,7 +47,7 @@ def block_key(judge: ListJudge, prompt: BlockPrompt) -> str:
 
 
 def encode_judgment(judgment: Judgment | BlockJudgment) -> str:
-    return json.dumps(asdict(judgment))
+    return json.dumps(vars(judgment))  # flat dataclasses: vars() is asdict() without its deep copy
 
 
 def decode_judgment(value: str) -> Judgment:
