@@ -21,6 +21,7 @@ STRATEGIES = {
     "tournament": "rankpipe.strategies.tournament:Tournament",
     "sparse": "rankpipe.strategies.sparse:Sparse",
     "jointrank": "rankpipe.strategies.jointrank:JointRank",
+    "cascade": "rankpipe.strategies.cascade:Cascade",
     "first-stage": "rankpipe.strategies.first_stage:FirstStage",
 }
 
