@@ -4,11 +4,15 @@ loaded data sets, and an isolated judgment cache and model folder for every test
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import pytest
+# one OpenBLAS thread for numpy: the aggregators' small vector work only slows down when threads contend
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from rankpipe.data.datasets import Dataset, data_dir, load_dataset
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from rankpipe.data.datasets import Dataset, data_dir, load_dataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 if "RANKPIPE_DATA" not in os.environ:

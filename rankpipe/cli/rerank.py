@@ -28,7 +28,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--judge", default=DEFAULT_JUDGE, metavar="SPEC",
                         help=f"hf:MODEL | vllm:MODEL | openai:MODEL@URL | embed:MODEL | sim:qrels=FILE,noise=P (default {DEFAULT_JUDGE})")
     parser.add_argument("--strategy", default="heapsort", metavar="NAME[:opt=val,...]",
-                        help="allpairs, sliding, heapsort, quicksort, quickselect, mergesort, tournament, sparse, jointrank (default heapsort)")
+                        help="allpairs, sliding, heapsort, quicksort, quickselect, mergesort, tournament, sparse, jointrank, "
+                        "cascade (default heapsort)")
     parser.add_argument("--top-k", type=int, default=10, help="positions the strategy decides (default 10)")
     parser.add_argument("--output", required=True, metavar="RUN", help="the reranked TREC run to write")
     parser.add_argument("--cost", metavar="FILE", help="cost ledger (default RUN.cost.json)")
@@ -67,7 +68,8 @@ def run_command(args: argparse.Namespace) -> int:
           f"({total['cache_hits']:.0f} prompts from cache), {total['judge_calls']:.0f} judge calls, "
           f"{total['rounds']:.0f} rounds, {total['wall_s']:.1f} s")
     if total["invalid_answers"]:
-        print(f"warning: {total['invalid_answers']:.0f} judge answers were unusable and scored 0.5 (see --verbose)",
+        print(f"warning: {total['invalid_answers']:.0f} judge answers were unusable (pairwise answers naming "
+              "neither passage, scored 0.5; or identifiers repaired in listwise permutations); see --verbose",
               file=sys.stderr)
     print(f"wrote {args.output} and {cost_path}")
     if qrels:
