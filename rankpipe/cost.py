@@ -17,7 +17,10 @@ Counts per query, and in total:
 | wall_s | seconds; per query, the duration of the waves it took part in; in `total`, the whole run |
 
 `round_prompts` (per query) lists, round by round, the distinct prompts new to the run: the input of
-the batch-size cost model.
+the batch-size cost model. `round_asked` lists the prompts asked round by round, repeats included: the
+same model's input for an implementation without a cache. `standalone_prompt_tokens` and
+`standalone_completion_tokens` are the tokens of the distinct prompts the run needed, wherever their
+answers came from (what the run would have spent on an empty cache).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from rankpipe.atomic import atomic_write
 SUMMED = (
     "comparisons", "unique_comparisons", "prompts", "cache_hits", "inferences", "standalone_inferences",
     "judge_calls", "prompt_tokens", "completion_tokens", "invalid_answers", "wall_s",
+    "standalone_prompt_tokens", "standalone_completion_tokens",
 )
 
 
@@ -49,6 +53,9 @@ class QueryCost:
     invalid_answers: int = 0
     wall_s: float = 0.0
     round_prompts: list[int] = field(default_factory=list)
+    round_asked: list[int] = field(default_factory=list)
+    standalone_prompt_tokens: int = 0
+    standalone_completion_tokens: int = 0
 
 
 @dataclass
@@ -70,7 +77,7 @@ class CostLedger:
 
     def mean_per_query(self) -> dict[str, float]:
         n = max(len(self.per_query), 1)
-        names = [f.name for f in fields(QueryCost) if f.name != "round_prompts"]
+        names = [f.name for f in fields(QueryCost) if not f.name.startswith("round_")]
         return {name: sum(getattr(c, name) for c in self.per_query.values()) / n for name in names}
 
     def to_dict(self) -> dict[str, object]:

@@ -8,7 +8,10 @@ and restarted with the same cache therefore repeats no finished batch.
 
 Orders: with `both_orders`, a comparison (a, b) asks the prompts (a, b) and (b, a) and combines them
 as (P(a>b) + 1 - P(b>a)) / 2, PRP's fix for position bias. With one order it asks (a, b) alone,
-unless (b, a) is already known, which then answers as 1 - P(b>a).
+unless (b, a) is already known, which then answers as 1 - P(b>a). With
+`reverse_from_cache=False` only a (b, a) asked earlier in the same run answers for (a, b), so that a
+run on a shared cache sees the answers it would see on an empty one (strategy comparisons need this;
+a judge's position bias makes the two orders' answers differ).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class _Query:
     keys: list[tuple[str, ...]] = field(default_factory=list)
     asked: set[object] = field(default_factory=set)
     needed: set[object] = field(default_factory=set)
+    new_keys: list[tuple[str, str | None]] = field(default_factory=list)
+    """Keys (and reverse keys) of the prompts new to the run this round, for stand-alone tokens."""
 
 
 class Executor:
@@ -63,6 +68,7 @@ class Executor:
         batch_size: int = 32,
         both_orders: bool = True,
         progress: bool = False,
+        reverse_from_cache: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -71,6 +77,7 @@ class Executor:
         self.cache: Cache = cache if cache is not None else MemoryCache()
         self.batch_size = batch_size
         self.both_orders = both_orders
+        self.reverse_from_cache = reverse_from_cache
         self.progress = progress
         self._known: dict[str, AnyJudgment] = {}
 
@@ -125,7 +132,7 @@ class Executor:
         needs: dict[str, _Need] = {}
         for state in queries:
             self._collect(state, needs)
-        probes = [k for k, need in needs.items() for k in (k, need.reverse) if k and k not in self._known]
+        probes = [k for key, need in needs.items() for k in self._probes(key, need)]
         for key, value in self.cache.get_many(probes).items():
             block = isinstance(needs[key].prompt, BlockPrompt) if key in needs else False
             self._known[key] = decode_block_judgment(value) if block else decode_judgment(value)
@@ -143,15 +150,28 @@ class Executor:
             self._run_batches(block_misses, needs, self.list_judge.rank, self.list_judge.identity, ledger)  # type: ignore[arg-type]
         for state in queries:
             state.cost.cache_hits = state.cost.prompts - state.cost.inferences
+            self._count_standalone_tokens(state)
         return [[self._answer(state, r, keys) for r, keys in zip(state.requests, state.keys)] for state in queries]
+
+    def _probes(self, key: str, need: _Need) -> tuple[str, ...]:
+        """The cache keys to look up for a prompt: its own and its reverse's; without
+        `reverse_from_cache`, none when the run already knows the reverse (which answers), else
+        its own."""
+        if self.reverse_from_cache:
+            return tuple(k for k in (key, need.reverse) if k and k not in self._known)
+        if key in self._known or (need.reverse is not None and need.reverse in self._known):
+            return ()
+        return (key,)
 
     def _collect(self, state: _Query, needs: dict[str, _Need]) -> None:
         """Count a query's round and register the prompts it needs (keys kept for answering)."""
         qid, item, cost = state.item.query.qid, state.item, state.cost
         cost.rounds += 1
         cost.comparisons += len(state.requests)
+        asked_before = cost.prompts
         new_prompts = 0
         state.keys = []
+        state.new_keys = []
         for request in state.requests:
             if isinstance(request, Comparison):
                 if self.judge is None:
@@ -177,11 +197,22 @@ class Executor:
             state.asked.add(pair)
             cost.prompts += len(wanted)
             for identity, key, need in wanted:
-                new_prompts += identity not in state.needed
+                if identity not in state.needed:
+                    new_prompts += 1
+                    state.new_keys.append((key, need.reverse))
                 state.needed.add(identity)
                 needs.setdefault(key, need)
         cost.standalone_inferences += new_prompts
         cost.round_prompts.append(new_prompts)
+        cost.round_asked.append(cost.prompts - asked_before)
+
+    def _count_standalone_tokens(self, state: _Query) -> None:
+        """Charge a query the tokens of its prompts new to the run, run now or found known."""
+        for key, reverse in state.new_keys:
+            known = key if key in self._known else reverse
+            judgment = self._known[known]  # type: ignore[index]
+            state.cost.standalone_prompt_tokens += judgment.prompt_tokens
+            state.cost.standalone_completion_tokens += judgment.completion_tokens
 
     def _run_batches(
         self,

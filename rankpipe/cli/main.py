@@ -21,6 +21,8 @@ SUBCOMMAND_MODULES = (
     "rankpipe.cli.evaluate",
     "rankpipe.cli.convert",
     "rankpipe.cli.cache",
+    "rankpipe.cli.compare",
+    "rankpipe.cli.retrieval",
 )
 """Each module's `register(subparsers)` adds its subcommands, in this order."""
 
@@ -48,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"rankpipe {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader (e.g. `| head`) went away: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except KeyboardInterrupt:
         print(f"rankpipe {args.command}: interrupted", file=sys.stderr)
         return 130

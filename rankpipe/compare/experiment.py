@@ -1,0 +1,140 @@
+"""Run several strategies over the same candidates and one shared judgment cache.
+
+A prompt paid for by one strategy is never paid again by another: each later strategy finds it in
+the cache. Each strategy's stand-alone cost stays exact all the same, because the executor's ledger
+counts the distinct prompts a run needs whatever answered them (`standalone_inferences`,
+`round_prompts`); what the comparison actually spent is the inferences and judge calls it ran.
+With one order, a strategy is never answered from the reverse prompt another strategy left in the
+cache, so every strategy sees exactly the answers it would see alone."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rankpipe.cache import Cache, MemoryCache
+from rankpipe.cost import CostLedger
+from rankpipe.data.types import Qrels, QueryCandidates, Run, run_from_candidates
+from rankpipe.evaluation.metrics import DEFAULT_METRICS, Evaluation, evaluate
+from rankpipe.executor import Executor
+from rankpipe.judges.base import Judge
+from rankpipe.judges.telemetry import CallKind, CallRecord, TimedJudge, TimedListJudge
+from rankpipe.strategies.base import BlockRequest, Request, Strategy, StrategyRun
+from rankpipe.strategies.registry import make_strategy
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A strategy (a spec such as `sparse:sampler=random,budget=4`, or an object) and its orders."""
+
+    strategy: str | Strategy
+    both_orders: bool = True
+
+    @property
+    def spec(self) -> str:
+        return self.strategy if isinstance(self.strategy, str) else self.strategy.name
+
+    @property
+    def label(self) -> str:
+        return self.spec if self.both_orders else f"{self.spec} (one order)"
+
+
+@dataclass
+class Trial:
+    """One configuration's outcome: run, cost ledger, evaluation, and the judge calls it made."""
+
+    configuration: Configuration
+    run: Run
+    ledger: CostLedger
+    evaluation: Evaluation
+    kinds: set[CallKind]
+    """What the strategy asked: pairwise prompts, listwise blocks, or neither (no requests)."""
+    calls: list[CallRecord]
+    """Judge calls this configuration made (those its prompts found in the cache are absent)."""
+
+
+@dataclass
+class Experiment:
+    trials: list[Trial]
+    first_stage: Evaluation
+    judge: str
+    """The judge's identity."""
+    top_k: int
+    batch_size: int
+    """Prompts per judge call in the measured runs (batches span queries)."""
+    metrics: tuple[str, ...]
+    calls: list[CallRecord] = field(default_factory=list)
+    """Every judge call of the comparison, in order."""
+
+
+def run_experiment(
+    items: Sequence[QueryCandidates],
+    qrels: Qrels,
+    judge: Judge,
+    configurations: Sequence[Configuration],
+    top_k: int = 10,
+    *,
+    cache: Cache | None = None,
+    batch_size: int = 32,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    progress: bool = False,
+) -> Experiment:
+    """Rerank `items` with every configuration in turn, all sharing `cache` (in memory if None)."""
+    cache = cache if cache is not None else MemoryCache()
+    qids = {item.query.qid for item in items}
+    judged = {qid: labels for qid, labels in qrels.items() if qid in qids}
+    log: list[CallRecord] = []
+    timed = TimedJudge(judge, log)
+    timed_list = TimedListJudge(judge, log) if callable(getattr(judge, "rank", None)) else None  # type: ignore[arg-type]
+    trials = []
+    for configuration in configurations:
+        strategy = configuration.strategy
+        strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
+        observed = _ObservedStrategy(strategy)
+        executor = Executor(
+            timed,
+            list_judge=timed_list,
+            cache=cache,
+            batch_size=batch_size,
+            both_orders=configuration.both_orders,
+            progress=progress,
+            reverse_from_cache=False,
+        )
+        first_call = len(log)
+        run, ledger = executor.rerank(items, observed, top_k)
+        trials.append(
+            Trial(
+                configuration,
+                run,
+                ledger,
+                evaluate(run, judged, metrics),
+                observed.kinds,
+                log[first_call:],
+            )
+        )
+    first_stage = evaluate(run_from_candidates(items), judged, metrics)
+    return Experiment(trials, first_stage, judge.identity, top_k, batch_size, tuple(metrics), log)
+
+
+class _ObservedStrategy:
+    """A strategy decorator that notes whether its rounds hold comparisons, blocks, or both."""
+
+    def __init__(self, strategy: Strategy) -> None:
+        self.inner = strategy
+        self.name = strategy.name
+        self.kinds: set[CallKind] = set()
+
+    def run(self, n: int, top_k: int) -> StrategyRun:
+        return self._watch(self.inner.run(n, top_k))
+
+    def _watch(self, run: StrategyRun) -> Generator[Sequence[Request], Sequence[Any], list[int]]:
+        try:
+            requests = next(run)
+            while True:
+                self.kinds.update(
+                    "block" if isinstance(r, BlockRequest) else "pair" for r in requests
+                )
+                requests = run.send((yield requests))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]

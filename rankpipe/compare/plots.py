@@ -1,0 +1,160 @@
+"""The comparison's two figures (matplotlib, Agg canvas; no global pyplot state):
+effectiveness against LLM calls with the Pareto frontier, and LLM calls against batch size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from rankpipe.atomic import atomic_write
+from rankpipe.compare.summary import Row, Summary
+
+DPI = 90
+
+
+def pareto_frontier(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats (fewer or equal cost and a higher value, or lower
+    cost and an equal value), by increasing cost."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    frontier: list[int] = []
+    for i in order:
+        if not frontier or points[i][1] > points[frontier[-1]][1]:
+            frontier.append(i)
+    return frontier
+
+
+def plot_pareto(summary: Summary, path: str | Path) -> None:
+    """One panel per batch size: the primary metric against LLM calls per query (with a cache),
+    with the Pareto frontiers of pairwise (solid) and listwise (dotted) strategies drawn and
+    labelled apart, their calls not being alike; colour = strategy, marker = orders."""
+    rows = _paying(summary.rows)
+    sizes = summary.batch_sizes
+    columns = min(3, len(sizes))
+    lines = -(-len(sizes) // columns)
+    figure = Figure(figsize=(4.2 * columns, 3.3 * lines + 0.8), dpi=DPI, layout="constrained")
+    axes = figure.subplots(lines, columns, sharey=True, squeeze=False).flatten()
+    colors = _colors(rows)
+    for ax, size in zip(axes, sizes, strict=False):
+        points = [(r.cost.calls[size], r.metrics[summary.primary]) for r in rows]
+        for row, (x, y) in zip(rows, points, strict=True):
+            ax.scatter([x], [y], color=colors[row.strategy], marker=_marker(row), s=20, zorder=3)
+        for requests, style in (("pairwise", "-"), ("listwise", ":")):
+            kind = [i for i, r in enumerate(rows) if r.requests == requests]
+            frontier = [kind[j] for j in pareto_frontier([points[i] for i in kind])]
+            ax.step(
+                [points[i][0] for i in frontier],
+                [points[i][1] for i in frontier],
+                where="post",
+                color="0.4",
+                lw=0.8,
+                ls=style,
+                zorder=2,
+            )
+            for i in frontier:
+                ax.annotate(
+                    rows[i].label, points[i], fontsize=6, xytext=(3, -8), textcoords="offset points"
+                )
+        _first_stage_line(ax, summary)
+        _log_if_wide(ax, [p[0] for p in points])
+        ax.set_title(f"batch size {size}", fontsize=9)
+        ax.set_xlabel("LLM calls per query", fontsize=8)
+        ax.set_ylabel(summary.primary, fontsize=8)
+        ax.tick_params(which="both", labelsize=7)
+    for ax in axes[len(sizes) :]:
+        ax.set_axis_off()
+    _legend(figure, rows, colors)
+    _save(figure, path)
+
+
+def plot_calls(summary: Summary, path: str | Path) -> None:
+    """LLM calls per query against batch size, with and without a cache; colour = strategy,
+    solid = both orders, dashed = one order."""
+    rows = _paying(summary.rows)
+    sizes = list(summary.batch_sizes)
+    figure = Figure(figsize=(9, 4.4), dpi=DPI, layout="constrained")
+    axes = figure.subplots(1, 2, sharey=True)
+    colors = _colors(rows)
+    for ax, cached in zip(axes, (True, False), strict=True):
+        for row in rows:
+            calls = row.cost.calls if cached else row.cost.calls_without_cache
+            ax.plot(
+                sizes,
+                [calls[b] for b in sizes],
+                marker=_marker(row),
+                ms=3,
+                lw=1,
+                ls="-" if row.both_orders else "--",
+                color=colors[row.strategy],
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(sizes, [str(b) for b in sizes])
+        ax.set_title("with a cache" if cached else "without a cache", fontsize=9)
+        ax.set_xlabel("batch size (prompts per call)", fontsize=8)
+        ax.tick_params(which="both", labelsize=7)
+        ax.grid(True, which="major", lw=0.3)
+    axes[0].set_ylabel("LLM calls per query", fontsize=8)
+    _legend(figure, rows, colors)
+    _save(figure, path)
+
+
+def _paying(rows: Sequence[Row]) -> list[Row]:
+    """Rows that ask the judge something (a free baseline has no place on a log cost axis)."""
+    return [r for r in rows if r.cost.distinct_prompts > 0]
+
+
+def _colors(rows: Sequence[Row]) -> dict[str, tuple[float, float, float, float]]:
+    """One colour per strategy spec (its one-order and both-order rows share it)."""
+    specs = list(dict.fromkeys(r.strategy for r in rows))
+    palette = colormaps["tab10" if len(specs) <= 10 else "tab20"]
+    return {spec: palette(i % palette.N) for i, spec in enumerate(specs)}
+
+
+def _marker(row: Row) -> str:
+    return "o" if row.both_orders else "^"
+
+
+def _legend(figure: Figure, rows: Sequence[Row], colors: dict[str, Any]) -> None:
+    handles = [Line2D([], [], color=c, marker="o", lw=0, label=spec) for spec, c in colors.items()]
+    if any(not r.both_orders for r in rows):
+        handles += [
+            Line2D([], [], color="0.3", marker="o", ls="-", label="both orders"),
+            Line2D([], [], color="0.3", marker="^", ls="--", label="one order"),
+        ]
+    figure.legend(
+        handles=handles, loc="outside lower center", ncols=min(6, len(handles)), fontsize=7
+    )
+
+
+def _first_stage_line(ax: Axes, summary: Summary) -> None:
+    value = summary.first_stage.get(summary.primary)
+    if value is not None:
+        ax.axhline(value, color="0.6", lw=0.8, ls=":")
+        ax.annotate(
+            "first stage",
+            (0.01, value),
+            xycoords=("axes fraction", "data"),
+            fontsize=6,
+            color="0.4",
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
+
+
+def _log_if_wide(ax: Axes, values: Sequence[float]) -> None:
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) > 20 * min(positive):
+        ax.set_xscale("log")
+
+
+def _save(figure: Figure, path: str | Path) -> None:
+    FigureCanvasAgg(figure)
+    with atomic_write(path, "wb") as out:
+        figure.savefig(out, format="png")

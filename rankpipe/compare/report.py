@@ -1,0 +1,363 @@
+"""Write a comparison to a folder: a Markdown report, a CSV table, `compare.json` (what
+`rankpipe plan` reads), each strategy's TREC run and cost ledger, and two PNG figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from rankpipe.atomic import atomic_write
+from rankpipe.compare.experiment import Experiment
+from rankpipe.compare.plots import plot_calls, plot_pareto
+from rankpipe.compare.summary import SIGNIFICANCE, Spend, Summary
+from rankpipe.data.trec import write_run
+
+RESULTS_FILE = "compare.json"
+KIND_NAMES = {"pair": "pairwise", "block": "listwise"}
+FORMAT_VERSION = 1
+
+
+def write_report(
+    experiment: Experiment,
+    summary: Summary,
+    folder: str | Path,
+    *,
+    judge: str,
+    source: Sequence[str],
+) -> list[Path]:
+    """Write everything into `folder`; `judge` is the judge spec and `source` the candidate options
+    (e.g. `--dataset dl19 --depth 100`), both kept so that a plan can print the command to run."""
+    folder = Path(folder)
+    files: dict[str, tuple[str, str]] = {}
+    for index, trial in enumerate(experiment.trials):
+        stem = f"{index:02d}-{_slug(trial.configuration.label)}"
+        run_file, cost_file = f"runs/{stem}.trec", f"costs/{stem}.cost.json"
+        write_run(trial.run, folder / run_file, tag=f"rankpipe-{_slug(trial.configuration.spec)}")
+        trial.ledger.write(folder / cost_file)
+        files[trial.configuration.label] = (run_file, cost_file)
+    with atomic_write(folder / "compare.md") as out:
+        out.write(render_markdown(experiment, summary, judge, source))
+    _write_csv(summary, folder / "compare.csv")
+    plot_pareto(summary, folder / "pareto.png")
+    plot_calls(summary, folder / "calls_by_batch_size.png")
+    _write_json(experiment, summary, files, folder / RESULTS_FILE, judge, source)  # last: complete
+    names = ("compare.md", "compare.csv", "pareto.png", "calls_by_batch_size.png", RESULTS_FILE)
+    return [folder / name for name in names]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")
+
+
+def _write_json(
+    experiment: Experiment,
+    summary: Summary,
+    files: dict[str, tuple[str, str]],
+    path: Path,
+    judge: str,
+    source: Sequence[str],
+) -> None:
+    record = {
+        "format": FORMAT_VERSION,
+        "judge": judge,
+        "judge_identity": experiment.judge,
+        "source": list(source),
+        "queries": len(experiment.first_stage.per_query),
+        "top_k": experiment.top_k,
+        "batch_size": experiment.batch_size,
+        "batch_sizes": list(summary.batch_sizes),
+        "primary": summary.primary,
+        "best": summary.best,
+        "first_stage": summary.first_stage,
+        "time_models": {kind: asdict(model) for kind, model in summary.time_models.items()},
+        "configurations": [
+            {
+                "label": row.label,
+                "strategy": row.strategy,
+                "both_orders": row.both_orders,
+                "requests": row.requests,
+                "run": files[row.label][0],
+                "cost": files[row.label][1],
+                "metrics": row.metrics,
+                "p_vs_best": row.p_vs_best,
+                "standalone": asdict(row.cost),
+                "predicted_s": row.predicted_s,
+                "spend": asdict(row.spend),
+            }
+            for row in summary.rows
+        ],
+        "total_spend": asdict(summary.total_spend()),
+    }
+    with atomic_write(path) as out:
+        json.dump(record, out, indent=1)
+        out.write("\n")
+
+
+def _write_csv(summary: Summary, path: Path) -> None:
+    sizes = summary.batch_sizes
+    metrics = list(summary.rows[0].metrics) if summary.rows else []
+    header = [
+        "strategy",
+        "both_orders",
+        "requests",
+        *metrics,
+        f"p_vs_best_{summary.primary}",
+        "comparisons",
+        "prompts",
+        "distinct_prompts",
+        "rounds",
+        "prompt_tokens",
+        "completion_tokens",
+        *(f"calls_b{b}" for b in sizes),
+        *(f"calls_no_cache_b{b}" for b in sizes),
+        *(f"predicted_s_b{b}" for b in sizes),
+        "run_inferences",
+        "run_judge_calls",
+        "run_prompt_tokens",
+        "run_completion_tokens",
+        "run_wall_s",
+    ]
+    with atomic_write(path) as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for row in summary.rows:
+            cost, spend = row.cost, row.spend
+            predicted = [_number(row.predicted_s[b], 6) if row.predicted_s else "" for b in sizes]
+            writer.writerow(
+                [
+                    row.strategy,
+                    row.both_orders,
+                    row.requests,
+                    *(_number(row.metrics[m], 6) for m in metrics),
+                    _number(row.p_vs_best[summary.primary], 6)
+                    if summary.primary in row.p_vs_best
+                    else "",
+                    *(
+                        _number(v, 3)
+                        for v in (
+                            cost.comparisons,
+                            cost.prompts,
+                            cost.distinct_prompts,
+                            cost.rounds,
+                            cost.prompt_tokens,
+                            cost.completion_tokens,
+                        )
+                    ),
+                    *(_number(cost.calls[b], 3) for b in sizes),
+                    *(_number(cost.calls_without_cache[b], 3) for b in sizes),
+                    *predicted,
+                    spend.inferences,
+                    spend.judge_calls,
+                    spend.prompt_tokens,
+                    spend.completion_tokens,
+                    _number(spend.wall_s, 3),
+                ]
+            )
+
+
+def _number(value: float, digits: int) -> float:
+    return round(value, digits)
+
+
+def render_markdown(
+    experiment: Experiment, summary: Summary, judge: str, source: Sequence[str]
+) -> str:
+    sizes = summary.batch_sizes
+    metrics = list(experiment.metrics)
+    primary = summary.primary
+    queries = len(experiment.first_stage.per_query)
+    lines = [
+        "# Strategy comparison",
+        "",
+        f"{queries} judged queries (`{' '.join(source)}`), judge `{judge}`, "
+        f"top-{experiment.top_k}; both orders unless marked.",
+        "Costs are per query (mean over queries) as if each strategy had run alone on an empty "
+        "cache. LLM calls follow Wisznia et al. (2025): a round of m independent prompts costs "
+        "ceil(m/b) calls at batch size b; with a cache m counts distinct prompts, without one "
+        "every prompt asked.",
+        "",
+        "First stage: " + ", ".join(f"{m} {summary.first_stage[m]:.4f}" for m in metrics) + ".",
+        "",
+        "## Effectiveness and stand-alone cost",
+        "",
+    ]
+    header = [
+        "strategy",
+        *metrics,
+        f"p vs best ({primary})",
+        "comparisons",
+        "prompts",
+        "distinct prompts",
+        "rounds",
+        "tokens",
+        *(f"calls b={b}" for b in sizes),
+    ]
+    body = []
+    for row in summary.rows:
+        cost = row.cost
+        cells = [f"{row.metrics[m]:.4f}{'*' if row.differs_from_best(m) else ''}" for m in metrics]
+        p = row.p_vs_best.get(primary)
+        body.append(
+            [
+                f"**{row.label}**" if row.label == summary.best else row.label,
+                *cells,
+                "best" if row.label == summary.best else (f"{p:.3g}" if p is not None else "n/a"),
+                _count(cost.comparisons),
+                _count(cost.prompts),
+                _count(cost.distinct_prompts),
+                _count(cost.rounds),
+                _count(cost.prompt_tokens + cost.completion_tokens),
+                *(_count(cost.calls[b]) for b in sizes),
+            ]
+        )
+    lines += _table(header, body)
+    lines += [
+        "",
+        f"`*`: significantly different from the best strategy ({summary.best}, by {primary}): "
+        f"paired two-sided t-test over queries, Holm-corrected per metric, p < {SIGNIFICANCE}. "
+        "Prompts count repeats (comparisons x orders); distinct prompts are what a cache leaves "
+        "to run (the calls at b=1).",
+        "",
+        "## LLM calls per query without a cache",
+        "",
+    ]
+    lines += _table(
+        ["strategy", *(f"b={b}" for b in sizes)],
+        [[r.label, *(_count(r.cost.calls_without_cache[b]) for b in sizes)] for r in summary.rows],
+    )
+    lines += ["", "## Cheapest pairwise strategy at each batch size", ""]
+    lines += _cheapest_table(summary)
+    lines += ["", "## Time", ""]
+    lines += _time_section(summary)
+    lines += ["", "## What this comparison actually spent", ""]
+    lines += _spend_section(summary, experiment)
+    lines += [
+        "",
+        "![effectiveness against LLM calls](pareto.png)",
+        "",
+        "![LLM calls against batch size](calls_by_batch_size.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _cheapest_table(summary: Summary) -> list[str]:
+    primary = summary.primary
+    body = []
+    for b in summary.batch_sizes:
+        cells = [str(b)]
+        for cached, as_good in ((True, False), (True, True), (False, False)):
+            row = summary.cheapest(b, cached=cached, as_good_as_best=as_good)
+            calls = (row.cost.calls if cached else row.cost.calls_without_cache)[b] if row else 0.0
+            cells += (
+                [row.label, _count(calls), f"{row.metrics[primary]:.4f}"]
+                if row
+                else ["n/a", "", ""]
+            )
+        body.append(cells)
+    header = [
+        "batch size",
+        "cheapest",
+        "calls",
+        primary,
+        "cheapest as good as the best",
+        "calls",
+        primary,
+        "cheapest without a cache",
+        "calls",
+        primary,
+    ]
+    notes = [
+        f'"As good as the best": no significant {primary} loss against {summary.best} '
+        f"(p >= {SIGNIFICANCE})."
+    ]
+    listwise = [r for r in summary.rows if r.requests != "pairwise" and r.cost.distinct_prompts]
+    if listwise:
+        calls = "; ".join(
+            f"{r.label} ({r.requests}): "
+            + ", ".join(f"{_count(r.cost.calls[b])} at b={b}" for b in summary.batch_sizes)
+            for r in listwise
+        )
+        notes.append(
+            f"Left out because a listwise call ranks a whole block, a larger prompt than a pair "
+            f"(compare tokens instead): {calls}."
+        )
+    return [*_table(header, body), "", *notes]
+
+
+def _time_section(summary: Summary) -> list[str]:
+    if not summary.time_models:
+        return [
+            "No judge call was made (every answer came from the cache), so no time model was "
+            "fitted; rerun with a fresh `--cache` or `--no-cache` to measure."
+        ]
+    lines = [
+        f"Per-call time model ({KIND_NAMES[kind]} calls): {model.describe()}."
+        for kind, model in summary.time_models.items()
+    ]
+    sizes = summary.batch_sizes
+    lines += ["", "Predicted stand-alone seconds per query, one call after another:", ""]
+    lines += _table(
+        ["strategy", *(f"b={b}" for b in sizes)],
+        [
+            [r.label, *(f"{r.predicted_s[b]:.3g}" if r.predicted_s else "n/a" for b in sizes)]
+            for r in summary.rows
+        ],
+    )
+    return lines
+
+
+def _spend_section(summary: Summary, experiment: Experiment) -> list[str]:
+    header = [
+        "strategy",
+        "prompts run",
+        "judge calls",
+        "tokens",
+        "judge s measured",
+        "judge s predicted",
+        "wall s",
+    ]
+    body = [_spend_cells(r.label, r.spend) for r in summary.rows]
+    body.append(_spend_cells("**total**", summary.total_spend()))
+    standalone = sum(r.cost.distinct_prompts * r.cost.queries for r in summary.rows)
+    ran = summary.total_spend().inferences
+    saved = 1 - ran / standalone if standalone else 0.0
+    return [
+        "All strategies shared one judgment cache; judge calls held up to "
+        f"{experiment.batch_size} prompts (batches span queries). A strategy's prompts found in "
+        "the cache cost it nothing here.",
+        "",
+        *_table(header, body),
+        "",
+        f"Run alone, the strategies would have needed {standalone:,.0f} prompts; the comparison "
+        f"ran {ran:,} ({saved:.0%} saved by sharing the cache).",
+    ]
+
+
+def _spend_cells(label: str, spend: Spend) -> list[str]:
+    predicted = f"{spend.predicted_judge_s:.3g}" if spend.predicted_judge_s is not None else "n/a"
+    return [
+        label,
+        f"{spend.inferences:,}",
+        f"{spend.judge_calls:,}",
+        f"{spend.prompt_tokens + spend.completion_tokens:,}",
+        f"{spend.judge_s:.3g}",
+        predicted,
+        f"{spend.wall_s:.3g}",
+    ]
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if value >= 1000 else f"{value:.1f}"
+
+
+def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
+        *("| " + " | ".join(cells) + " |" for cells in body),
+    ]
