@@ -7,9 +7,12 @@ tie). Ties in score are broken by first-stage position (`order_by`).
 |---|---|
 | winrate | share of its comparisons a candidate won (Gienapp et al. 2022) |
 | borda | number of wins, summed probabilities (Borda count) |
-| bradley-terry | maximum-likelihood Bradley-Terry strengths with an L2 prior, so the estimate stays finite under perfect separation |
+| bradley-terry | maximum-likelihood Bradley-Terry strengths; an L2 prior keeps them finite |
 | pagerank | stationary probability of a random walk from losers to winners (damping 0.85) |
-| kwiksort | KwikSort pivoting (Ailon et al. 2008) on the observed majority preferences; unobserved pairs keep first-stage order |
+| kwiksort | KwikSort pivoting (Ailon et al. 2008) on observed majority preferences |
+
+Bradley-Terry's L2 prior keeps the estimate finite under perfect separation; KwikSort keeps
+first-stage order for unobserved pairs.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def order_by(scores: Sequence[float]) -> list[int]:
 def _arrays(outcomes: Sequence[Outcome]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not outcomes:
         return np.zeros(0, dtype=int), np.zeros(0, dtype=int), np.zeros(0)
-    a, b, p = zip(*outcomes)
+    a, b, p = zip(*outcomes, strict=True)
     return np.asarray(a, dtype=int), np.asarray(b, dtype=int), np.asarray(p, dtype=float)
 
 
@@ -134,7 +137,7 @@ class KwikSort:
 
 
 AGGREGATORS: dict[str, type] = {
-    cls.name: cls for cls in (WinRate, Borda, BradleyTerry, PageRank, KwikSort)  # type: ignore[attr-defined]
+    cls.name: cls for cls in (WinRate, Borda, BradleyTerry, PageRank, KwikSort)
 }
 AGGREGATORS["bt"] = BradleyTerry
 

@@ -43,7 +43,9 @@ def pair_key(judge: Judge, prompt: PairPrompt) -> str:
 def block_key(judge: ListJudge, prompt: BlockPrompt) -> str:
     """Key of one listwise inference: judge identity, query, and the block's passages in order."""
     if judge.reads_text:
-        return _digest("block", judge.identity, prompt.query.text, *(p.text for p in prompt.passages))
+        return _digest(
+            "block", judge.identity, prompt.query.text, *(p.text for p in prompt.passages)
+        )
     return _digest("block", judge.identity, prompt.query.qid, *(p.docid for p in prompt.passages))
 
 
@@ -88,7 +90,8 @@ class SQLiteCache:
         _enable_wal(self._db, timeout_s)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS judgments (key TEXT PRIMARY KEY, value TEXT NOT NULL, judge TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS judgments "
+            "(key TEXT PRIMARY KEY, value TEXT NOT NULL, judge TEXT NOT NULL)"
         )
         self._db.commit()
 
@@ -98,7 +101,9 @@ class SQLiteCache:
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT key, value FROM judgments WHERE key IN ({marks})", chunk)
+                rows = self._db.execute(
+                    f"SELECT key, value FROM judgments WHERE key IN ({marks})", chunk
+                )
                 found.update(rows.fetchall())
         return found
 

@@ -4,21 +4,21 @@ Counts per query, and in total:
 
 | field | meaning |
 |---|---|
-| comparisons | requests the strategy asked (pairwise comparisons or listwise blocks), repeats included |
+| comparisons | requests the strategy asked (pairwise comparisons or blocks), repeats included |
 | unique_comparisons | distinct requests (a pair counts once whatever its order) |
 | prompts | prompt lookups: comparisons x orders (2 with both orders), repeats included |
 | cache_hits | prompt lookups answered without the model (from the cache or earlier in the run) |
 | inferences | prompts the model actually ran (both orders count two) |
-| standalone_inferences | distinct prompts the run needed: its inferences had it started from an empty cache |
+| standalone_inferences | distinct prompts the run needed: its inferences from an empty cache |
 | judge_calls | batches sent to the judge (in `per_query`, batches holding one of its prompts) |
 | rounds | sequential rounds (latency depth); in `total` the maximum over queries |
 | prompt_tokens, completion_tokens | tokens of the inferences run |
 | invalid_answers | model answers that were neither A nor B (scored 0.5) or permutations repaired |
-| wall_s | seconds; per query, the duration of the waves it took part in; in `total`, the whole run |
+| wall_s | seconds; per query, the duration of the waves it took part in; in `total`, the run |
 
 `round_prompts` (per query) lists, round by round, the distinct prompts new to the run: the input of
-the batch-size cost model. `round_asked` lists the prompts asked round by round, repeats included: the
-same model's input for an implementation without a cache. `standalone_prompt_tokens` and
+the batch-size cost model. `round_asked` lists the prompts asked round by round, repeats included:
+the same model's input for an implementation without a cache. `standalone_prompt_tokens` and
 `standalone_completion_tokens` are the tokens of the distinct prompts the run needed, wherever their
 answers came from (what the run would have spent on an empty cache).
 """
@@ -32,9 +32,9 @@ from pathlib import Path
 from rankpipe.atomic import atomic_write
 
 SUMMED = (
-    "comparisons", "unique_comparisons", "prompts", "cache_hits", "inferences", "standalone_inferences",
-    "judge_calls", "prompt_tokens", "completion_tokens", "invalid_answers", "wall_s",
-    "standalone_prompt_tokens", "standalone_completion_tokens",
+    "comparisons", "unique_comparisons", "prompts", "cache_hits", "inferences",
+    "standalone_inferences", "judge_calls", "prompt_tokens", "completion_tokens",
+    "invalid_answers", "wall_s", "standalone_prompt_tokens", "standalone_completion_tokens",
 )
 
 
@@ -69,7 +69,9 @@ class CostLedger:
         return self.per_query.setdefault(qid, QueryCost())
 
     def total(self) -> dict[str, float]:
-        sums: dict[str, float] = {name: sum(getattr(c, name) for c in self.per_query.values()) for name in SUMMED}
+        sums: dict[str, float] = {
+            name: sum(getattr(c, name) for c in self.per_query.values()) for name in SUMMED
+        }
         sums["judge_calls"] = self.judge_calls
         sums["wall_s"] = round(self.wall_s, 3)
         sums["rounds"] = max((c.rounds for c in self.per_query.values()), default=0)
@@ -86,7 +88,11 @@ class CostLedger:
             record = asdict(cost)
             record["wall_s"] = round(record["wall_s"], 4)
             per_query[qid] = record
-        return {"total": self.total(), "mean_per_query": self.mean_per_query(), "per_query": per_query}
+        return {
+            "total": self.total(),
+            "mean_per_query": self.mean_per_query(),
+            "per_query": per_query,
+        }
 
     def write(self, path: str | Path) -> None:
         with atomic_write(path) as out:
@@ -96,7 +102,9 @@ class CostLedger:
     @classmethod
     def read(cls, path: str | Path) -> CostLedger:
         record = json.loads(Path(path).read_text())
-        ledger = cls(judge_calls=int(record["total"]["judge_calls"]), wall_s=float(record["total"]["wall_s"]))
+        ledger = cls(
+            judge_calls=int(record["total"]["judge_calls"]), wall_s=float(record["total"]["wall_s"])
+        )
         for qid, cost in record["per_query"].items():
             ledger.per_query[qid] = QueryCost(**cost)
         return ledger

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -185,8 +185,12 @@ class LatinDesign:
                 f"(rows, columns and {len(slopes)} Latin squares), got replicas={replicas}"
             )
         cells = [(i, j) for i in range(t) for j in range(t)][:n]
-        classes = [lambda i, j: i, lambda i, j: j]
-        classes += [lambda i, j, c=c: (i + c * j) % t for c in slopes]
+
+        def latin_square(c: int) -> Callable[[int, int], int]:
+            return lambda i, j: (i + c * j) % t
+
+        classes: list[Callable[[int, int], int]] = [lambda i, j: i, lambda i, j: j]
+        classes += [latin_square(c) for c in slopes]
         blocks = []
         parts = math.ceil(n / size)
         for line_of in classes[:replicas]:

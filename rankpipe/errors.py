@@ -16,4 +16,5 @@ def line_error(path: str | Path, line_no: int, message: str) -> InputError:
 
 class JudgeError(Exception):
     """The judge failed for good (a server dead after its retries, a model that cannot load or run).
-    Judgments finished before the failure are in the cache, so rerunning the same command resumes."""
+    Judgments finished before the failure are in the cache, so rerunning the same command
+    resumes."""

@@ -19,22 +19,39 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from tqdm.auto import tqdm
 
-from rankpipe.cache import Cache, MemoryCache, block_key, decode_block_judgment, decode_judgment, encode_judgment, pair_key
+from rankpipe.cache import (
+    Cache,
+    MemoryCache,
+    block_key,
+    decode_block_judgment,
+    decode_judgment,
+    encode_judgment,
+    pair_key,
+)
 from rankpipe.cost import CostLedger, QueryCost
 from rankpipe.data.types import QueryCandidates, Ranking, Run
-from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judge, Judgment, ListJudge, PairPrompt
+from rankpipe.judges.base import (
+    BlockJudgment,
+    BlockPrompt,
+    Judge,
+    Judgment,
+    ListJudge,
+    PairPrompt,
+    listwise_form,
+)
 from rankpipe.strategies.base import Comparison, Request, Strategy, StrategyRun, check_permutation
 
-AnyJudgment = Union[Judgment, BlockJudgment]
+AnyJudgment = Judgment | BlockJudgment
 
 
 @dataclass
 class _Need:
-    """A prompt some query needs this wave; `reverse` is the key that can answer it instead (one order)."""
+    """A prompt some query needs this wave; `reverse` is the key that can answer it instead (one
+    order)."""
 
     prompt: PairPrompt | BlockPrompt
     owner: str
@@ -73,7 +90,7 @@ class Executor:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.judge = judge
-        self.list_judge = list_judge if list_judge is not None else _listwise_form(judge)
+        self.list_judge = list_judge if list_judge is not None else listwise_form(judge)
         self.cache: Cache = cache if cache is not None else MemoryCache()
         self.batch_size = batch_size
         self.both_orders = both_orders
@@ -81,8 +98,11 @@ class Executor:
         self.progress = progress
         self._known: dict[str, AnyJudgment] = {}
 
-    def rerank(self, items: Sequence[QueryCandidates], strategy: Strategy, top_k: int) -> tuple[Run, CostLedger]:
-        """Rerank every query with `strategy`; returns the new run (all candidates, best first) and its costs."""
+    def rerank(
+        self, items: Sequence[QueryCandidates], strategy: Strategy, top_k: int
+    ) -> tuple[Run, CostLedger]:
+        """Rerank every query with `strategy`; returns the new run (all candidates, best first)
+        and its costs."""
         ledger = CostLedger()
         started = time.perf_counter()
         self._known = {}
@@ -92,27 +112,39 @@ class Executor:
             n = len(item.candidates)
             state = _Query(item, strategy.run(n, min(top_k, n)), ledger.query(item.query.qid))
             self._advance(state, None, strategy.name, results, queries)
-        with tqdm(total=len(items), desc=f"rerank {strategy.name}", disable=not self.progress, unit="query") as bar:
+        with tqdm(
+            total=len(items),
+            desc=f"rerank {strategy.name}",
+            disable=not self.progress,
+            unit="query",
+        ) as bar:
             bar.update(len(results))
             while queries:
                 wave_started = time.perf_counter()
                 answers = self._answer_wave(queries, ledger)
                 wave_s = time.perf_counter() - wave_started
                 still: list[_Query] = []
-                for state, answer in zip(queries, answers):
+                for state, answer in zip(queries, answers, strict=True):
                     state.cost.wall_s += wave_s
                     self._advance(state, answer, strategy.name, results, still)
                 bar.update(len(queries) - len(still))
-                bar.set_postfix(inferences=sum(c.inferences for c in ledger.per_query.values()), refresh=False)
+                bar.set_postfix(
+                    inferences=sum(c.inferences for c in ledger.per_query.values()), refresh=False
+                )
                 queries = still
         ledger.wall_s = time.perf_counter() - started
         return {item.query.qid: _ranking(item, results[item.query.qid]) for item in items}, ledger
 
     @staticmethod
     def _advance(
-        state: _Query, answer: list[Any] | None, name: str, results: dict[str, list[int]], still: list[_Query]
+        state: _Query,
+        answer: list[Any] | None,
+        name: str,
+        results: dict[str, list[int]],
+        still: list[_Query],
     ) -> None:
-        """Start the strategy or send it answers, skipping empty rounds; record its result when it ends."""
+        """Start the strategy or send it answers, skipping empty rounds; record its result when
+        it ends."""
         n = len(state.item.candidates)
         try:
             requests = next(state.run) if answer is None else state.run.send(answer)
@@ -124,7 +156,9 @@ class Executor:
         for request in requests:
             members = (request.a, request.b) if isinstance(request, Comparison) else request.members
             if any(not 0 <= m < n for m in members) or len(set(members)) != len(members):
-                raise RuntimeError(f"strategy {name} asked an invalid request for {n} candidates: {request}")
+                raise RuntimeError(
+                    f"strategy {name} asked an invalid request for {n} candidates: {request}"
+                )
         state.requests = requests
         still.append(state)
 
@@ -137,21 +171,27 @@ class Executor:
             block = isinstance(needs[key].prompt, BlockPrompt) if key in needs else False
             self._known[key] = decode_block_judgment(value) if block else decode_judgment(value)
         misses = [
-            key for key, need in needs.items()
+            key
+            for key, need in needs.items()
             if key not in self._known and (need.reverse is None or need.reverse not in self._known)
         ]
         pair_misses = [k for k in misses if isinstance(needs[k].prompt, PairPrompt)]
         block_misses = [k for k in misses if isinstance(needs[k].prompt, BlockPrompt)]
         if pair_misses:
             assert self.judge is not None
-            self._run_batches(pair_misses, needs, self.judge.judge, self.judge.identity, ledger)  # type: ignore[arg-type]
+            self._run_batches(pair_misses, needs, self.judge.judge, self.judge.identity, ledger)
         if block_misses:
             assert self.list_judge is not None
-            self._run_batches(block_misses, needs, self.list_judge.rank, self.list_judge.identity, ledger)  # type: ignore[arg-type]
+            self._run_batches(
+                block_misses, needs, self.list_judge.rank, self.list_judge.identity, ledger
+            )
         for state in queries:
             state.cost.cache_hits = state.cost.prompts - state.cost.inferences
             self._count_standalone_tokens(state)
-        return [[self._answer(state, r, keys) for r, keys in zip(state.requests, state.keys)] for state in queries]
+        return [
+            [self._answer(r, keys) for r, keys in zip(state.requests, state.keys, strict=True)]
+            for state in queries
+        ]
 
     def _probes(self, key: str, need: _Need) -> tuple[str, ...]:
         """The cache keys to look up for a prompt: its own and its reverse's; without
@@ -175,19 +215,31 @@ class Executor:
         for request in state.requests:
             if isinstance(request, Comparison):
                 if self.judge is None:
-                    raise RuntimeError("the strategy asks pairwise comparisons but no pairwise judge was given")
-                forward = PairPrompt(item.query, item.candidates[request.a], item.candidates[request.b])
-                backward = PairPrompt(item.query, item.candidates[request.b], item.candidates[request.a])
+                    raise RuntimeError(
+                        "the strategy asks pairwise comparisons but no pairwise judge was given"
+                    )
+                forward = PairPrompt(
+                    item.query, item.candidates[request.a], item.candidates[request.b]
+                )
+                backward = PairPrompt(
+                    item.query, item.candidates[request.b], item.candidates[request.a]
+                )
                 k_ab, k_ba = pair_key(self.judge, forward), pair_key(self.judge, backward)
                 pair: object = frozenset((request.a, request.b))
+                wanted: list[tuple[object, str, _Need]]
                 if self.both_orders:
-                    wanted = [((request.a, request.b), k_ab, _Need(forward, qid)), ((request.b, request.a), k_ba, _Need(backward, qid))]
+                    wanted = [
+                        ((request.a, request.b), k_ab, _Need(forward, qid)),
+                        ((request.b, request.a), k_ba, _Need(backward, qid)),
+                    ]
                 else:
                     wanted = [(pair, k_ab, _Need(forward, qid, reverse=k_ba))]
                 state.keys.append((k_ab, k_ba))
             else:
                 if self.list_judge is None:
-                    raise RuntimeError("the strategy asks listwise blocks but the judge has no listwise form")
+                    raise RuntimeError(
+                        "the strategy asks listwise blocks but the judge has no listwise form"
+                    )
                 prompt = BlockPrompt(item.query, tuple(item.candidates[m] for m in request.members))
                 pair = request.members
                 key = block_key(self.list_judge, prompt)
@@ -222,25 +274,31 @@ class Executor:
         identity: str,
         ledger: CostLedger,
     ) -> None:
-        """Judge prompts in batches; each batch is cached as soon as it returns and charged to its owners."""
+        """Judge prompts in batches; each batch is cached as soon as it returns and charged to its
+        owners."""
         for start in range(0, len(keys), self.batch_size):
             batch = keys[start : start + self.batch_size]
             judgments = answer([needs[k].prompt for k in batch])
             if len(judgments) != len(batch):
-                raise RuntimeError(f"judge {identity} answered {len(judgments)} of {len(batch)} prompts")
-            self.cache.put_many({k: encode_judgment(j) for k, j in zip(batch, judgments)}, identity)
+                raise RuntimeError(
+                    f"judge {identity} answered {len(judgments)} of {len(batch)} prompts"
+                )
+            encoded = {k: encode_judgment(j) for k, j in zip(batch, judgments, strict=True)}
+            self.cache.put_many(encoded, identity)
             ledger.judge_calls += 1
             for owner in {needs[k].owner for k in batch}:
                 ledger.query(owner).judge_calls += 1
-            for key, judgment in zip(batch, judgments):
+            for key, judgment in zip(batch, judgments, strict=True):
                 self._known[key] = judgment
                 cost = ledger.query(needs[key].owner)
                 cost.inferences += 1
                 cost.prompt_tokens += judgment.prompt_tokens
                 cost.completion_tokens += judgment.completion_tokens
-                cost.invalid_answers += judgment.repairs if isinstance(judgment, BlockJudgment) else not judgment.valid
+                cost.invalid_answers += (
+                    judgment.repairs if isinstance(judgment, BlockJudgment) else not judgment.valid
+                )
 
-    def _answer(self, state: _Query, request: Request, keys: tuple[str, ...]) -> Any:
+    def _answer(self, request: Request, keys: tuple[str, ...]) -> Any:
         if not isinstance(request, Comparison):
             block = self._known[keys[0]]
             assert isinstance(block, BlockJudgment)
@@ -254,11 +312,6 @@ class Executor:
         judgment = self._known[key]
         assert isinstance(judgment, Judgment)
         return judgment.p_a
-
-
-def _listwise_form(judge: Judge | None) -> ListJudge | None:
-    """The judge itself when it also ranks blocks (backends that serve both forms with one model)."""
-    return judge if judge is not None and callable(getattr(judge, "rank", None)) else None  # type: ignore[return-value]
 
 
 def _ranking(item: QueryCandidates, order: list[int]) -> Ranking:

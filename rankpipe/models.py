@@ -118,7 +118,9 @@ def dequantized(gguf: Path, name: str) -> Path:
     log.warning("dequantizing %s into %s (once; about half a minute)", gguf, target)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model.hf_quantizer = None
+    # torch types Module.__setattr__'s value as Tensor | Module, though any value is stored, and
+    # transformers does not declare the hf_quantizer attribute it sets on loaded models
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")

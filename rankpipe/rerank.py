@@ -25,11 +25,14 @@ class RerankResult:
 
 def default_cache_path() -> Path:
     """$RANKPIPE_CACHE, else ~/.cache/rankpipe/judgments.sqlite."""
-    return Path(os.environ.get("RANKPIPE_CACHE", Path.home() / ".cache" / "rankpipe" / "judgments.sqlite"))
+    return Path(
+        os.environ.get("RANKPIPE_CACHE", Path.home() / ".cache" / "rankpipe" / "judgments.sqlite")
+    )
 
 
 def open_cache(cache: str | Path | Cache | None) -> Cache:
-    """A cache from a path (SQLite), an existing cache, or None (in memory, for this process only)."""
+    """A cache from a path (SQLite), an existing cache, or None (in memory, for this process
+    only)."""
     if cache is None:
         return MemoryCache()
     if isinstance(cache, (str, Path)):
@@ -50,13 +53,19 @@ def rerank(
     qrels: Qrels | None = None,
     progress: bool = False,
 ) -> RerankResult:
-    """Rerank the top `depth` candidates of every query; `top_k` positions are decided by the strategy.
+    """Rerank the top `depth` candidates of every query; the strategy decides `top_k` positions.
 
     `judge` and `strategy` are spec strings (as on the CLI) or objects; `cache` is a SQLite path, a
     Cache, or None for an in-memory cache; `qrels` serve a `sim` judge that names no qrels file."""
     judge = make_judge(judge, qrels) if isinstance(judge, str) else judge
     strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
     items = [item.truncated(depth) for item in items] if depth else list(items)
-    executor = Executor(judge, cache=open_cache(cache), batch_size=batch_size, both_orders=both_orders, progress=progress)
+    executor = Executor(
+        judge,
+        cache=open_cache(cache),
+        batch_size=batch_size,
+        both_orders=both_orders,
+        progress=progress,
+    )
     run, cost = executor.rerank(items, strategy, top_k)
     return RerankResult(run, cost)

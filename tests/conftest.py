@@ -1,11 +1,13 @@
-"""Shared fixtures: the shared data directory (tests that need it skip, saying so, where it is absent),
-loaded data sets, and an isolated judgment cache and model folder for every test session."""
+"""Shared fixtures: the shared data directory (tests that need it skip, saying so, where it is
+absent), loaded data sets, and an isolated judgment cache for every test session (dequantized
+models stay in $RANKPIPE_MODELS, so they are made once per machine)."""
 
 from __future__ import annotations
 
 import os
 
-# one OpenBLAS thread for numpy: the aggregators' small vector work only slows down when threads contend
+# one OpenBLAS thread for numpy: the aggregators' small vector work only slows down when threads
+# contend
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from pathlib import Path  # noqa: E402
@@ -29,7 +31,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 def shared_data() -> Path:
     folder = data_dir()
     if not (folder / "dl19" / "qrels.txt").is_file():
-        pytest.skip(f"shared data not found at {folder} (set RANKPIPE_DATA to the folder holding dl19/)")
+        pytest.skip(
+            f"shared data not found at {folder} (set RANKPIPE_DATA to the folder holding dl19/)"
+        )
     return folder
 
 

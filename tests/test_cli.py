@@ -23,6 +23,7 @@ from rankpipe.data.trec import read_qrels, read_run
 
 DEMO_RUN, DEMO_QRELS = str(DEMO_DIR / "run.bm25.trec"), str(DEMO_DIR / "qrels.txt")
 DEMO_CORPUS, DEMO_TOPICS = str(DEMO_DIR / "corpus.tsv"), str(DEMO_DIR / "topics.tsv")
+DEMO_RUN_WITH_TEXTS = ("--run", DEMO_RUN, "--corpus", DEMO_CORPUS, "--topics", DEMO_TOPICS)
 
 
 def _commands(
@@ -187,19 +188,7 @@ def test_evaluate_reports_queries_missing_on_either_side(
         ),
         (["convert", "--output", "{tmp}/x.trec"], "give either --candidates FILE or --run RUN"),
         (
-            [
-                "convert",
-                "--run",
-                DEMO_RUN,
-                "--corpus",
-                DEMO_CORPUS,
-                "--topics",
-                DEMO_TOPICS,
-                "--depth",
-                "0",
-                "--output",
-                "{tmp}/x.jsonl",
-            ],
+            ["convert", *DEMO_RUN_WITH_TEXTS, "--depth", "0", "--output", "{tmp}/x.jsonl"],
             "--depth must be at least 1, got 0",
         ),
     ],
@@ -306,18 +295,7 @@ def test_failed_commands_leave_an_existing_output_untouched(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)  # the write itself fails halfway
-    code, _, err = run_cli(
-        capsys,
-        "convert",
-        "--run",
-        DEMO_RUN,
-        "--corpus",
-        DEMO_CORPUS,
-        "--topics",
-        DEMO_TOPICS,
-        "--output",
-        str(output),
-    )
+    code, _, err = run_cli(capsys, "convert", *DEMO_RUN_WITH_TEXTS, "--output", str(output))
     assert code == 1 and "No space left on device" in err
     code, _, _ = run_cli(
         capsys, "evaluate", DEMO_RUN, "--qrels", DEMO_QRELS, "--per-query", str(output)
@@ -335,18 +313,10 @@ def test_convert_round_trips_run_and_candidates(
         tmp_path / "demo.trec",
         tmp_path / "again.jsonl",
     )
-    assert run_cli(
-        capsys,
-        "convert",
-        "--run",
-        DEMO_RUN,
-        "--corpus",
-        DEMO_CORPUS,
-        "--topics",
-        DEMO_TOPICS,
-        "--output",
-        str(candidates),
-    )[:2] == (0, f"wrote 10 queries to {candidates}\n")
+    assert run_cli(capsys, "convert", *DEMO_RUN_WITH_TEXTS, "--output", str(candidates))[:2] == (
+        0,
+        f"wrote 10 queries to {candidates}\n",
+    )
     assert run_cli(
         capsys, "convert", "--candidates", str(candidates), "--output", str(run), "--tag", "bm25"
     )[:2] == (0, f"wrote 200 lines for 10 queries to {run}\n")
@@ -406,35 +376,9 @@ def candidate_args(*argv: str) -> argparse.Namespace:
 def test_candidates_come_from_a_run_with_texts_a_candidates_file_or_a_dataset(
     tmp_path: Path,
 ) -> None:
-    from_run, qrels = load_candidates(
-        candidate_args(
-            "--run",
-            DEMO_RUN,
-            "--corpus",
-            DEMO_CORPUS,
-            "--topics",
-            DEMO_TOPICS,
-            "--qrels",
-            DEMO_QRELS,
-        )
-    )
+    from_run, qrels = load_candidates(candidate_args(*DEMO_RUN_WITH_TEXTS, "--qrels", DEMO_QRELS))
     assert qrels == read_qrels(DEMO_QRELS)
-    assert (
-        main(
-            [
-                "convert",
-                "--run",
-                DEMO_RUN,
-                "--corpus",
-                DEMO_CORPUS,
-                "--topics",
-                DEMO_TOPICS,
-                "--output",
-                str(tmp_path / "demo.jsonl"),
-            ]
-        )
-        == 0
-    )
+    assert main(["convert", *DEMO_RUN_WITH_TEXTS, "--output", str(tmp_path / "demo.jsonl")]) == 0
     from_file, no_qrels = load_candidates(
         candidate_args("--candidates", str(tmp_path / "demo.jsonl"))
     )

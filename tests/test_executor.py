@@ -1,4 +1,5 @@
-"""The executor: cross-query batching, deduplication, orders, caching, and the cost ledger's arithmetic."""
+"""The executor: cross-query batching, deduplication, orders, caching, and the cost ledger's
+arithmetic."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
+from ask_rounds import AskRounds
 
 from rankpipe.cache import MemoryCache, SQLiteCache
 from rankpipe.data.types import Candidate, Query, QueryCandidates
@@ -18,22 +20,9 @@ from rankpipe.judges.simulated import SimulatedJudge
 from rankpipe.strategies.base import Comparison, PairwiseRun
 
 
-@dataclass
-class AskPairs:
-    """Asks the given rounds of (a, b) pairs, records the answers, keeps first-stage order."""
-
-    rounds: Sequence[Sequence[tuple[int, int]]]
-    name: ClassVar[str] = "ask-pairs"
-
-    def run(self, n: int, top_k: int) -> PairwiseRun:
-        self.answers: list[list[float]] = []
-        for pairs in self.rounds:
-            self.answers.append((yield [Comparison(a, b) for a, b in pairs]))
-        return list(range(n))
-
-
 class CountingJudge:
-    """Decorates a judge to count its calls and their sizes; fails on call `fail_on_call` when set."""
+    """Decorates a judge to count its calls and their sizes; fails on call `fail_on_call` when
+    set."""
 
     def __init__(self, inner: SimulatedJudge) -> None:
         self.inner = inner
@@ -50,21 +39,26 @@ class CountingJudge:
 
 def _queries(count: int, n: int) -> list[QueryCandidates]:
     return [
-        QueryCandidates(Query(f"q{q}", f"query {q}"), tuple(Candidate(f"d{i}", f"text {q} {i}") for i in range(n)))
+        QueryCandidates(
+            Query(f"q{q}", f"query {q}"),
+            tuple(Candidate(f"d{i}", f"text {q} {i}") for i in range(n)),
+        )
         for q in range(count)
     ]
 
 
 def _judge(items: list[QueryCandidates], **options: float) -> CountingJudge:
     # grades 3, 2, 1, 0, 0, ...: earlier positions are better
-    qrels = {it.query.qid: {c.docid: max(0, 3 - i) for i, c in enumerate(it.candidates)} for it in items}
+    qrels = {
+        it.query.qid: {c.docid: max(0, 3 - i) for i, c in enumerate(it.candidates)} for it in items
+    }
     return CountingJudge(SimulatedJudge(qrels, **options))  # type: ignore[arg-type]
 
 
 def test_both_orders_asks_two_prompts_and_combines_them() -> None:
     items = _queries(1, 4)
     judge = _judge(items)
-    strategy = AskPairs([[(0, 1), (3, 2)]])
+    strategy = AskRounds([[(0, 1), (3, 2)]])
     _, ledger = Executor(judge, batch_size=8).rerank(items, strategy, 4)
     assert strategy.answers == [[1.0, 0.0]]
     cost = ledger.per_query["q0"]
@@ -75,7 +69,7 @@ def test_both_orders_asks_two_prompts_and_combines_them() -> None:
 def test_position_bias_is_averaged_out_with_both_orders() -> None:
     items = _queries(1, 4)
     judge = _judge(items, bias=1.0)  # always answers "the first one shown"
-    both, one = AskPairs([[(0, 1)]]), AskPairs([[(0, 1)]])
+    both, one = AskRounds([[(0, 1)]]), AskRounds([[(0, 1)]])
     Executor(judge).rerank(items, both, 4)
     Executor(judge, both_orders=False).rerank(items, one, 4)
     assert both.answers == [[0.5]] and one.answers == [[1.0]]
@@ -85,8 +79,8 @@ def test_one_order_answers_the_reverse_from_cache() -> None:
     items = _queries(1, 3)
     judge = _judge(items)
     cache = MemoryCache()
-    Executor(judge, cache=cache, both_orders=False).rerank(items, AskPairs([[(0, 1)]]), 3)
-    reverse = AskPairs([[(1, 0)]])
+    Executor(judge, cache=cache, both_orders=False).rerank(items, AskRounds([[(0, 1)]]), 3)
+    reverse = AskRounds([[(1, 0)]])
     _, ledger = Executor(judge, cache=cache, both_orders=False).rerank(items, reverse, 3)
     assert reverse.answers == [[0.0]]
     assert judge.batches == [1]
@@ -97,7 +91,7 @@ def test_cross_query_batches_are_filled_and_counted() -> None:
     items = _queries(5, 6)
     judge = _judge(items)
     pairs = [(0, 1), (2, 3), (4, 5)]  # 3 comparisons x 2 orders = 6 prompts per query, 30 in all
-    _, ledger = Executor(judge, batch_size=8).rerank(items, AskPairs([pairs]), 6)
+    _, ledger = Executor(judge, batch_size=8).rerank(items, AskRounds([pairs]), 6)
     assert judge.batches == [8, 8, 8, 6]
     total = ledger.total()
     assert total["judge_calls"] == 4 == math.ceil(30 / 8)
@@ -109,7 +103,7 @@ def test_cross_query_batches_are_filled_and_counted() -> None:
 def test_repeats_within_and_across_rounds_are_judged_once() -> None:
     items = _queries(1, 4)
     judge = _judge(items)
-    strategy = AskPairs([[(0, 1), (0, 1), (1, 0)], [(0, 1), (2, 3)]])
+    strategy = AskRounds([[(0, 1), (0, 1), (1, 0)], [(0, 1), (2, 3)]])
     _, ledger = Executor(judge).rerank(items, strategy, 4)
     cost = ledger.per_query["q0"]
     assert cost.comparisons == 5 and cost.unique_comparisons == 2
@@ -121,10 +115,14 @@ def test_repeats_within_and_across_rounds_are_judged_once() -> None:
 def test_second_run_on_a_persistent_cache_runs_nothing(tmp_path) -> None:  # noqa: ANN001
     items = _queries(3, 5)
     judge = _judge(items)
-    strategy = AskPairs([[(0, 1), (1, 2)], [(3, 4)]])
-    first_run, first = Executor(judge, cache=SQLiteCache(tmp_path / "c.sqlite")).rerank(items, strategy, 5)
+    strategy = AskRounds([[(0, 1), (1, 2)], [(3, 4)]])
+    first_run, first = Executor(judge, cache=SQLiteCache(tmp_path / "c.sqlite")).rerank(
+        items, strategy, 5
+    )
     calls = len(judge.batches)
-    again_run, again = Executor(judge, cache=SQLiteCache(tmp_path / "c.sqlite")).rerank(items, strategy, 5)
+    again_run, again = Executor(judge, cache=SQLiteCache(tmp_path / "c.sqlite")).rerank(
+        items, strategy, 5
+    )
     assert len(judge.batches) == calls
     assert again.total()["inferences"] == 0 and again.total()["judge_calls"] == 0
     assert again.total()["standalone_inferences"] == first.total()["standalone_inferences"] == 18
@@ -137,10 +135,13 @@ def test_a_failing_judge_keeps_finished_batches_in_the_cache(tmp_path) -> None: 
     judge = _judge(items)
     judge.fail_on_call = 3
     with pytest.raises(JudgeError):
-        Executor(judge, cache=cache, batch_size=4).rerank(items, AskPairs([[(0, 1), (2, 3)]]), 4)
-    assert sum(n for _, n in cache.stats()) == 8  # two batches of four were stored before the failure
+        Executor(judge, cache=cache, batch_size=4).rerank(items, AskRounds([[(0, 1), (2, 3)]]), 4)
+    # two batches of four were stored before the failure
+    assert sum(n for _, n in cache.stats()) == 8
     judge.fail_on_call = None
-    _, ledger = Executor(judge, cache=cache, batch_size=4).rerank(items, AskPairs([[(0, 1), (2, 3)]]), 4)
+    _, ledger = Executor(judge, cache=cache, batch_size=4).rerank(
+        items, AskRounds([[(0, 1), (2, 3)]]), 4
+    )
     assert ledger.total()["inferences"] == 8 and ledger.total()["cache_hits"] == 8
 
 

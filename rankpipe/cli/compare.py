@@ -9,14 +9,20 @@ import sys
 from pathlib import Path
 
 from rankpipe.cache import Cache, MemoryCache
-from rankpipe.cli.inputs import add_candidate_arguments, load_candidates, show_progress
+from rankpipe.cli.inputs import (
+    add_cache_arguments,
+    add_candidate_arguments,
+    cache_path,
+    load_candidates,
+    show_progress,
+)
 from rankpipe.compare.experiment import Configuration, run_experiment
 from rankpipe.compare.planner import UNITS, Budget, load_comparison, make_plan
 from rankpipe.compare.report import write_report
 from rankpipe.compare.summary import summarize
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.judges.spec import make_judge
-from rankpipe.rerank import default_cache_path, open_cache
+from rankpipe.rerank import open_cache
 from rankpipe.strategies.registry import make_strategy
 
 DEFAULT_STRATEGIES = "heapsort,quickselect,sliding,allpairs,tournament,mergesort,sparse,jointrank"
@@ -79,14 +85,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=32,
         help="prompts per judge call in the measured runs (default 32)",
     )
-    cache = compare.add_mutually_exclusive_group()
-    cache.add_argument(
-        "--cache",
-        type=Path,
-        metavar="FILE",
-        help=f"judgment cache (default {default_cache_path()})",
-    )
-    cache.add_argument("--no-cache", action="store_true", help="share judgments in memory only")
+    add_cache_arguments(compare, no_cache_help="share judgments in memory only")
     compare.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="folder for the report"
     )
@@ -186,9 +185,8 @@ def run_compare(args: argparse.Namespace) -> int:
     if not any(item.query.qid in qrels for item in items):
         raise InputError("none of the queries has relevance labels in the qrels given")
     judge = make_judge(args.judge, qrels)
-    cache: Cache = (
-        MemoryCache() if args.no_cache else open_cache(args.cache or default_cache_path())
-    )
+    path = cache_path(args)
+    cache: Cache = MemoryCache() if path is None else open_cache(path)
     try:
         experiment = run_experiment(
             items,
@@ -203,12 +201,12 @@ def run_compare(args: argparse.Namespace) -> int:
     except JudgeError as error:
         kept = (
             "lost (--no-cache)"
-            if args.no_cache
-            else f"cached in {args.cache or default_cache_path()}"
+            if path is None
+            else f"cached in {path}; rerun the same command to resume"
         )
         print(
             f"rankpipe compare: judge failed: {error}\n  judgments finished before the failure "
-            f"are {kept}; rerun the same command to resume",
+            f"are {kept}",
             file=sys.stderr,
         )
         return 1

@@ -18,12 +18,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Either --candidates FILE --output RUN (to a TREC run), or "
         "--run RUN --corpus FILE --topics FILE --output FILE.jsonl (to a candidates file).",
     )
-    parser.add_argument("--candidates", metavar="FILE", help="RankGPT-style candidates (JSONL or JSON list)")
+    parser.add_argument(
+        "--candidates", metavar="FILE", help="RankGPT-style candidates (JSONL or JSON list)"
+    )
     parser.add_argument("--run", metavar="RUN", help="a TREC run")
     parser.add_argument("--corpus", metavar="FILE", help="passages (TSV or JSONL), with --run")
     parser.add_argument("--topics", metavar="FILE", help="queries (TSV), with --run")
     parser.add_argument("--depth", type=int, help="keep the top DEPTH per query")
-    parser.add_argument("--tag", default="rankpipe", help="run tag (last column) when writing a run")
+    parser.add_argument(
+        "--tag", default="rankpipe", help="run tag (last column) when writing a run"
+    )
     parser.add_argument("--output", required=True, metavar="FILE", help="where to write")
     parser.set_defaults(handler=run_command)
 
@@ -34,9 +38,13 @@ def run_command(args: argparse.Namespace) -> int:
     if args.depth is not None and args.depth < 1:
         raise InputError(f"--depth must be at least 1, got {args.depth}")
     if args.candidates:
-        items = [item.truncated(args.depth) if args.depth else item for item in read_candidates(args.candidates)]
+        items = [
+            item.truncated(args.depth) if args.depth else item
+            for item in read_candidates(args.candidates)
+        ]
         write_run(run_from_candidates(items), args.output, tag=args.tag)
-        print(f"wrote {sum(len(i.candidates) for i in items)} lines for {len(items)} queries to {args.output}")
+        lines = sum(len(i.candidates) for i in items)
+        print(f"wrote {lines} lines for {len(items)} queries to {args.output}")
         return 0
     if not (args.corpus and args.topics):
         raise InputError("--run needs --corpus FILE and --topics FILE")

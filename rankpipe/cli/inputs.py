@@ -1,9 +1,10 @@
-"""Shared CLI options: where candidates come from, and writing next to an output."""
+"""Shared CLI options: where candidates come from, and where judgments are cached."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rankpipe.data.candidates import join_candidates, read_candidates
 from rankpipe.data.corpus import read_corpus
@@ -12,25 +13,43 @@ from rankpipe.data.topics import read_topics
 from rankpipe.data.trec import read_qrels, read_run
 from rankpipe.data.types import Qrels, QueryCandidates
 from rankpipe.errors import InputError
+from rankpipe.rerank import default_cache_path
 
 
 def add_candidate_arguments(parser: argparse.ArgumentParser, qrels: bool = True) -> None:
-    group = parser.add_argument_group("candidates (one of: --candidates, --run with --corpus and --topics, --dataset)")
-    group.add_argument("--candidates", metavar="FILE", help="RankGPT-style JSONL: one query with its hits per line")
-    group.add_argument("--run", metavar="RUN", help="a TREC run to rerank (needs --corpus and --topics)")
+    group = parser.add_argument_group(
+        "candidates (one of: --candidates, --run with --corpus and --topics, --dataset)"
+    )
+    group.add_argument(
+        "--candidates", metavar="FILE", help="RankGPT-style JSONL: one query with its hits per line"
+    )
+    group.add_argument(
+        "--run", metavar="RUN", help="a TREC run to rerank (needs --corpus and --topics)"
+    )
     group.add_argument("--corpus", metavar="FILE", help="passages: TSV docid<TAB>text or JSONL")
     group.add_argument("--topics", metavar="FILE", help="queries: TSV qid<TAB>text")
-    group.add_argument("--dataset", metavar="NAME", help="demo, dl19, dl19/contriever, noveleval, or an ir_datasets ID")
-    group.add_argument("--depth", type=int, default=100, help="candidates per query to rerank (default 100)")
+    group.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="demo, dl19, dl19/contriever, noveleval, or an ir_datasets ID",
+    )
+    group.add_argument(
+        "--depth", type=int, default=100, help="candidates per query to rerank (default 100)"
+    )
     if qrels:
-        group.add_argument("--qrels", metavar="FILE", help="relevance labels (a --dataset brings its own)")
+        group.add_argument(
+            "--qrels", metavar="FILE", help="relevance labels (a --dataset brings its own)"
+        )
 
 
 def load_candidates(args: argparse.Namespace) -> tuple[list[QueryCandidates], Qrels | None]:
     """The candidates the arguments name (top --depth per query) and the qrels, if any."""
     sources = [bool(args.candidates), bool(args.run), bool(args.dataset)]
     if sum(sources) != 1:
-        raise InputError("give exactly one of --candidates FILE, --run RUN (with --corpus, --topics), --dataset NAME")
+        raise InputError(
+            "give exactly one of --candidates FILE, --run RUN (with --corpus, --topics), "
+            "--dataset NAME"
+        )
     if args.depth is not None and args.depth < 1:
         raise InputError(f"--depth must be at least 1, got {args.depth}")
     qrels = read_qrels(args.qrels) if getattr(args, "qrels", None) else None
@@ -52,6 +71,24 @@ def join_files(run: str, corpus: str, topics: str, depth: int | None) -> list[Qu
         return join_candidates(ranking, passages, queries, depth)
     except InputError as error:
         raise InputError(f"{error} (run {run}, corpus {corpus}, topics {topics})") from None
+
+
+def add_cache_arguments(parser: argparse.ArgumentParser, no_cache_help: str) -> None:
+    """--cache FILE, or --no-cache to keep judgments in memory."""
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache",
+        type=Path,
+        metavar="FILE",
+        help=f"judgment cache (default {default_cache_path()})",
+    )
+    cache.add_argument("--no-cache", action="store_true", help=no_cache_help)
+
+
+def cache_path(args: argparse.Namespace) -> Path | None:
+    """The judgment cache file the arguments name (--cache, else the default); None with
+    --no-cache."""
+    return None if args.no_cache else (args.cache or default_cache_path())
 
 
 def show_progress() -> bool:

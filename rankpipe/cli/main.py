@@ -29,10 +29,13 @@ SUBCOMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rankpipe", description="Rerank and evaluate search results with LLM pairwise judgments."
+        prog="rankpipe",
+        description="Rerank and evaluate search results with LLM pairwise judgments.",
     )
     parser.add_argument("--version", action="version", version=f"rankpipe {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (judge fallbacks, retries)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log what happens (judge fallbacks, retries)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(commands)
@@ -43,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="rankpipe: %(levelname)s: %(message)s"
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="rankpipe: %(levelname)s: %(message)s",
     )
     try:
         return int(args.handler(args) or 0)
@@ -59,7 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # an internal failure: say what, keep the traceback for debugging
         if os.environ.get("RANKPIPE_DEBUG"):
             traceback.print_exc()
-        print(f"rankpipe {args.command}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(
+            f"rankpipe {args.command}: internal error: {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -15,7 +15,7 @@ lasts a*ceil(m/b) + c*m seconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rankpipe.cost import CostLedger, QueryCost
@@ -30,14 +30,15 @@ def llm_calls(round_prompts: Sequence[int], batch_size: int) -> int:
 
 def mean_calls(ledger: CostLedger, batch_size: int, cached: bool = True) -> float:
     """LLM calls per query (mean over queries) at `batch_size`, with or without a cache."""
-    costs = list(ledger.per_query.values())
-    if not costs:
-        return 0.0
-    return sum(llm_calls(_rounds(c, cached), batch_size) for c in costs) / len(costs)
+    return _mean_per_query(
+        ledger, lambda c: llm_calls(c.round_prompts if cached else c.round_asked, batch_size)
+    )
 
 
-def _rounds(cost: QueryCost, cached: bool) -> list[int]:
-    return cost.round_prompts if cached else cost.round_asked
+def _mean_per_query(ledger: CostLedger, of: Callable[[QueryCost], float]) -> float:
+    """The mean over the ledger's queries of a per-query quantity (0 without queries)."""
+    costs = ledger.per_query.values()
+    return sum(of(c) for c in costs) / len(costs) if costs else 0.0
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,7 @@ class CallTimeModel:
 
     def mean_seconds(self, ledger: CostLedger, batch_size: int) -> float:
         """Predicted stand-alone seconds per query (mean), with a cache, at `batch_size`."""
-        costs = list(ledger.per_query.values())
-        return sum(self.seconds(c.round_prompts, batch_size) for c in costs) / max(len(costs), 1)
+        return _mean_per_query(ledger, lambda c: self.seconds(c.round_prompts, batch_size))
 
     def describe(self) -> str:
         fit = f", R² {self.r_squared:.3f}" if self.r_squared is not None else ""

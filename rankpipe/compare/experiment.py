@@ -18,7 +18,7 @@ from rankpipe.cost import CostLedger
 from rankpipe.data.types import Qrels, QueryCandidates, Run, run_from_candidates
 from rankpipe.evaluation.metrics import DEFAULT_METRICS, Evaluation, evaluate
 from rankpipe.executor import Executor
-from rankpipe.judges.base import Judge
+from rankpipe.judges.base import Judge, listwise_form
 from rankpipe.judges.telemetry import CallKind, CallRecord, TimedJudge, TimedListJudge
 from rankpipe.strategies.base import BlockRequest, Request, Strategy, StrategyRun
 from rankpipe.strategies.registry import make_strategy
@@ -86,7 +86,8 @@ def run_experiment(
     judged = {qid: labels for qid, labels in qrels.items() if qid in qids}
     log: list[CallRecord] = []
     timed = TimedJudge(judge, log)
-    timed_list = TimedListJudge(judge, log) if callable(getattr(judge, "rank", None)) else None  # type: ignore[arg-type]
+    list_judge = listwise_form(judge)
+    timed_list = TimedListJudge(list_judge, log) if list_judge is not None else None
     trials = []
     for configuration in configurations:
         strategy = configuration.strategy

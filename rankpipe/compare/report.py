@@ -277,14 +277,14 @@ def _cheapest_table(summary: Summary) -> list[str]:
     ]
     listwise = [r for r in summary.rows if r.requests != "pairwise" and r.cost.distinct_prompts]
     if listwise:
-        calls = "; ".join(
+        listwise_calls = "; ".join(
             f"{r.label} ({r.requests}): "
             + ", ".join(f"{_count(r.cost.calls[b])} at b={b}" for b in summary.batch_sizes)
             for r in listwise
         )
         notes.append(
             f"Left out because a listwise call ranks a whole block, a larger prompt than a pair "
-            f"(compare tokens instead): {calls}."
+            f"(compare tokens instead): {listwise_calls}."
         )
     return [*_table(header, body), "", *notes]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rankpipe.compare.costmodel import CallTimeModel, StandaloneCost, standalone_cost
 from rankpipe.compare.experiment import Experiment, Trial
 from rankpipe.evaluation.significance import paired_t_tests
-from rankpipe.judges.telemetry import CallKind
+from rankpipe.judges.telemetry import CALL_KINDS, CallKind
 
 SIGNIFICANCE = 0.05
 REQUESTS = {
@@ -101,7 +101,7 @@ def summarize(experiment: Experiment, batch_sizes: Sequence[int]) -> Summary:
     primary = experiment.metrics[0]
     models = {
         kind: model
-        for kind in ("pair", "block")
+        for kind in CALL_KINDS
         if (
             model := CallTimeModel.fit(
                 [(c.prompts, c.seconds) for c in experiment.calls if c.kind == kind]

@@ -80,7 +80,13 @@ def write_candidates(items: Iterable[QueryCandidates], path: str | Path) -> None
     with atomic_write(path) as out:
         for item in items:
             hits = [
-                {"qid": item.query.qid, "docid": c.docid, "rank": c.rank, "score": c.score, "content": c.text}
+                {
+                    "qid": item.query.qid,
+                    "docid": c.docid,
+                    "rank": c.rank,
+                    "score": c.score,
+                    "content": c.text,
+                }
                 for c in item.candidates
             ]
             record = {"query": item.query.text, "qid": item.query.qid, "hits": hits}
@@ -92,13 +98,15 @@ def join_candidates(
 ) -> list[QueryCandidates]:
     """Join a run with passage texts and query texts into candidate sets (top `depth` per query).
 
-    Raises InputError naming the first run qid missing from the topics or docid missing from the corpus."""
+    Raises InputError naming the first run qid missing from the topics or docid missing from the
+    corpus."""
     items = []
     for qid, ranking in run.items():
         if qid not in topics:
             raise InputError(f"query {qid} of the run is not in the topics")
         candidates = []
-        for rank, (docid, score) in enumerate(zip(ranking.docids, ranking.scores), start=1):
+        hits = zip(ranking.docids, ranking.scores, strict=True)
+        for rank, (docid, score) in enumerate(hits, start=1):
             if depth is not None and rank > depth:
                 break
             if docid not in corpus:

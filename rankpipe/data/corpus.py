@@ -1,4 +1,5 @@
-"""Corpora: TSV (`docid<TAB>text`) or JSONL (`id`/`_id`/`docid` with `text`/`contents`, optional `title`)."""
+"""Corpora: TSV (`docid<TAB>text`) or JSONL (`id`/`_id`/`docid` with `text`/`contents`, optional
+`title`)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,9 @@ def _parse_jsonl(path: Path, number: int, line: str) -> tuple[str, str]:
     docid = next((record[k] for k in ID_KEYS if k in record), None)
     text = next((record[k] for k in TEXT_KEYS if k in record), None)
     if docid is None or text is None:
-        raise line_error(path, number, f"expected an id field {ID_KEYS} and a text field {TEXT_KEYS}")
+        raise line_error(
+            path, number, f"expected an id field {ID_KEYS} and a text field {TEXT_KEYS}"
+        )
     title = str(record.get("title") or "").strip()
     text = str(text).strip()
     return str(docid), f"{title}\n\n{text}" if title else text

@@ -1,12 +1,15 @@
-"""Named data sets: the packaged demo collection, local data under $RANKPIPE_DATA, and ir_datasets IDs.
+"""Named data sets: the packaged demo collection, local data under $RANKPIPE_DATA, and ir_datasets
+IDs.
 
 | name | what |
 |---|---|
-| `demo` | 10 queries x 20 passages written for rankpipe, BM25 top-20 candidates, graded qrels (shipped) |
+| `demo` | 10 queries x 20 passages written for rankpipe, BM25 top-20, graded qrels (shipped) |
 | `dl19` | TREC DL 2019 passage, BM25 top-100 with texts (`$RANKPIPE_DATA/dl19/bm25_top100.jsonl`) |
 | `dl19/contriever` | the same queries, Contriever top-100 |
-| `noveleval` | NovelEval-2306: 21 queries x 20 fully judged passages, in their search-result order |
-| any ir_datasets ID | e.g. `msmarco-passage/trec-dl-2019/judged`: its scoreddocs joined with docs and queries (needs network) |
+| `noveleval` | NovelEval-2306: 21 queries x 20 fully judged passages, in search-result order |
+| ir_datasets ID | e.g. `msmarco-passage/trec-dl-2019/judged`: scoreddocs with docs and queries |
+
+ir_datasets IDs need network access.
 
 `$RANKPIPE_DATA` defaults to `../shared/data` seen from the working directory.
 """
@@ -68,7 +71,8 @@ def load_dataset(name: str, depth: int | None = None) -> Dataset:
 def _require_local(name: str, path: Path) -> None:
     if not path.is_file():
         raise InputError(
-            f"dataset {name}: {path} not found; set RANKPIPE_DATA to the folder holding {name.split('/')[0]}/"
+            f"dataset {name}: {path} not found; "
+            f"set RANKPIPE_DATA to the folder holding {name.split('/')[0]}/"
         )
 
 
@@ -81,7 +85,9 @@ def _noveleval(depth: int | None) -> Dataset:
     for qid, query in topics.items():
         docids = [d for d in corpus if d.split("-")[0] == qid][:depth]
         n = len(docids)
-        candidates = tuple(Candidate(d, corpus[d], float(n - i), i + 1) for i, d in enumerate(docids))
+        candidates = tuple(
+            Candidate(d, corpus[d], float(n - i), i + 1) for i, d in enumerate(docids)
+        )
         items.append(QueryCandidates(query, candidates))
     return Dataset("noveleval", items, read_qrels(folder / "qrels.txt"))
 
@@ -91,13 +97,19 @@ def _ir_datasets(name: str, depth: int | None) -> Dataset:
     try:
         import ir_datasets
     except ImportError:
-        raise InputError(f"dataset {name}: install ir_datasets (pip install 'rankpipe[datasets]')") from None
+        raise InputError(
+            f"dataset {name}: install ir_datasets (pip install 'rankpipe[datasets]')"
+        ) from None
     try:
         dataset = ir_datasets.load(name)
     except KeyError:
-        raise InputError(f"unknown dataset {name!r}: not a local name nor an ir_datasets ID") from None
+        raise InputError(
+            f"unknown dataset {name!r}: not a local name nor an ir_datasets ID"
+        ) from None
     if not dataset.has_scoreddocs():
-        raise InputError(f"dataset {name}: ir_datasets offers no first-stage run (scoreddocs) for it")
+        raise InputError(
+            f"dataset {name}: ir_datasets offers no first-stage run (scoreddocs) for it"
+        )
     try:
         queries = {q.query_id: q.text for q in dataset.queries_iter()}
         scored: dict[str, list[tuple[float, str]]] = {}
@@ -113,9 +125,13 @@ def _ir_datasets(name: str, depth: int | None) -> Dataset:
             hits = hits[:depth] if depth else hits
             docs = store.get_many([d for _, d in hits])
             candidates = tuple(
-                Candidate(d, docs[d].text, s, r) for r, (s, d) in enumerate(hits, start=1) if d in docs
+                Candidate(d, docs[d].text, s, r)
+                for r, (s, d) in enumerate(hits, start=1)
+                if d in docs
             )
             items.append(QueryCandidates(Query(qid, queries[qid]), candidates))
     except Exception as error:  # ir_datasets raises bare exceptions when downloads fail
-        raise InputError(f"dataset {name}: ir_datasets could not load it ({error}); it needs network access") from None
+        raise InputError(
+            f"dataset {name}: ir_datasets could not load it ({error}); it needs network access"
+        ) from None
     return Dataset(name, items, qrels or None)

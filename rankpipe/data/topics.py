@@ -18,7 +18,9 @@ def read_topics(path: str | Path) -> dict[str, Query]:
     for number, line in numbered_lines(path):
         fields = line.split("\t")
         if len(fields) != 2:
-            raise line_error(path, number, f"expected 2 tab-separated fields (qid, text), got {len(fields)}")
+            raise line_error(
+                path, number, f"expected 2 tab-separated fields (qid, text), got {len(fields)}"
+            )
         qid, text = fields[0].strip(), fields[1].strip()
         if not text:
             raise line_error(path, number, f"query {qid} has no text")

@@ -20,7 +20,9 @@ def read_run(path: str | Path) -> Run:
     for number, line in numbered_lines(path):
         fields = line.split()
         if len(fields) != 6:
-            raise line_error(path, number, f"expected 6 fields (qid Q0 docid rank score tag), got {len(fields)}")
+            raise line_error(
+                path, number, f"expected 6 fields (qid Q0 docid rank score tag), got {len(fields)}"
+            )
         qid, _, docid, rank, score, _ = fields
         try:
             int(rank)
@@ -47,7 +49,8 @@ def write_run(run: Mapping[str, Ranking], path: str | Path, tag: str = "rankpipe
     """Write a 6-column TREC run atomically (ranks 1..n in the ranking's order)."""
     with atomic_write(path) as out:
         for qid, ranking in run.items():
-            for rank, (docid, score) in enumerate(zip(ranking.docids, ranking.scores), start=1):
+            hits = zip(ranking.docids, ranking.scores, strict=True)
+            for rank, (docid, score) in enumerate(hits, start=1):
                 out.write(f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n")
 
 
@@ -57,7 +60,9 @@ def read_qrels(path: str | Path) -> Qrels:
     for number, line in numbered_lines(path):
         fields = line.split()
         if len(fields) != 4:
-            raise line_error(path, number, f"expected 4 fields (qid iter docid grade), got {len(fields)}")
+            raise line_error(
+                path, number, f"expected 4 fields (qid iter docid grade), got {len(fields)}"
+            )
         qid, _, docid, grade = fields
         try:
             label = int(grade)

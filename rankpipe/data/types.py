@@ -56,11 +56,14 @@ class Ranking:
             n = len(self.docids)
             object.__setattr__(self, "scores", tuple(float(n - i) for i in range(n)))
         if len(self.scores) != len(self.docids):
-            raise ValueError(f"query {self.qid}: {len(self.docids)} docids but {len(self.scores)} scores")
+            raise ValueError(
+                f"query {self.qid}: {len(self.docids)} docids but {len(self.scores)} scores"
+            )
 
     @classmethod
     def from_order(cls, qid: str, docids: Iterable[str]) -> Ranking:
-        """A ranking whose scores fall strictly with rank (n, n-1, ..., 1), as reranked runs are written."""
+        """A ranking whose scores fall strictly with rank (n, n-1, ..., 1), as reranked runs are
+        written."""
         return cls(qid, tuple(docids))
 
     def __len__(self) -> int:
@@ -85,4 +88,4 @@ def run_from_candidates(items: Iterable[QueryCandidates]) -> Run:
 
 def run_as_dict(run: Mapping[str, Ranking]) -> dict[str, dict[str, float]]:
     """qid -> docid -> score, the shape ir-measures and pytrec_eval take."""
-    return {qid: dict(zip(r.docids, r.scores)) for qid, r in run.items()}
+    return {qid: dict(zip(r.docids, r.scores, strict=True)) for qid, r in run.items()}

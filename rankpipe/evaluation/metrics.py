@@ -38,7 +38,9 @@ def parse_metrics(names: Sequence[str]) -> list[ir_measures.Measure]:
         try:
             measures.append(ir_measures.parse_measure(name))
         except (ValueError, NameError, SyntaxError, TypeError):
-            raise InputError(f"unknown metric {name!r}: use ir-measures names such as nDCG@10 or AP(rel=2)") from None
+            raise InputError(
+                f"unknown metric {name!r}: use ir-measures names such as nDCG@10 or AP(rel=2)"
+            ) from None
     return measures
 
 
@@ -61,7 +63,8 @@ def evaluate(
         per_query[metric.query_id][str(metric.measure)] = float(metric.value)
     names = [str(m) for m in measures]
     aggregate = {
-        name: _mean([values[name] for values in per_query.values() if name in values]) for name in names
+        name: _mean([values[name] for values in per_query.values() if name in values])
+        for name in names
     }
     return Evaluation(
         aggregate,

@@ -19,7 +19,9 @@ class PairedTest:
 
 
 def paired_t_tests(
-    per_query: Mapping[str, Mapping[str, Mapping[str, float]]], baseline: str, metrics: Sequence[str]
+    per_query: Mapping[str, Mapping[str, Mapping[str, float]]],
+    baseline: str,
+    metrics: Sequence[str],
 ) -> list[PairedTest]:
     """Two-sided paired t-test of every other system against `baseline`, per metric, over the
     queries both were evaluated on; p-values Holm-corrected within each metric.
@@ -35,13 +37,13 @@ def paired_t_tests(
             qids = [q for q in per_query[baseline] if q in per_query[system]]
             a = [per_query[baseline][q][metric] for q in qids]
             b = [per_query[system][q][metric] for q in qids]
-            diff = [y - x for x, y in zip(a, b)]
+            diff = [y - x for x, y in zip(a, b, strict=True)]
             if len(qids) < 2 or all(d == diff[0] for d in diff):
                 p = 1.0 if all(d == 0 for d in diff) else 0.0 if len(qids) >= 2 else math.nan
             else:
                 p = float(stats.ttest_rel(b, a).pvalue)
             raw.append((system, sum(diff) / len(diff) if diff else math.nan, p, len(qids)))
-        for (system, delta, p, n), corrected in zip(raw, holm([r[2] for r in raw])):
+        for (system, delta, p, n), corrected in zip(raw, holm([r[2] for r in raw]), strict=True):
             results.append(PairedTest(metric, baseline, system, delta, p, corrected, n))
     return results
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
+
+from rankpipe.judges.base import BlockJudgment, Judgment
 
 _IDENTIFIER = re.compile(r"\[?\s*(\d+)\s*\]?")
 
@@ -71,3 +74,37 @@ def choice_probability(
     floor = min(math.exp(lp) for lp in top_logprobs.values())
     a, b = (m if m else floor for m in mass)
     return a / (a + b)
+
+
+def warn_unchosen(
+    log: logging.Logger,
+    who: str,
+    judgments: Sequence[Judgment],
+    choices: Sequence[str],
+    min_mass: float,
+) -> None:
+    """One warning for a call's pairwise answers that named neither choice (scored 0.5)."""
+    invalid = sum(not j.valid for j in judgments)
+    if invalid:
+        log.warning(
+            "%s: %d of %d answers were neither %s (P(%s) below min_mass=%s); scored 0.5",
+            who,
+            invalid,
+            len(judgments),
+            " nor ".join(choices),
+            "+".join(choices),
+            min_mass,
+        )
+
+
+def warn_repairs(log: logging.Logger, who: str, judgments: Sequence[BlockJudgment]) -> None:
+    """One warning for a call's listwise answers whose permutations needed repairs."""
+    repaired = [j.repairs for j in judgments if j.repairs]
+    if repaired:
+        log.warning(
+            "%s: %d of %d rankings needed repairs (%d identifiers fixed)",
+            who,
+            len(repaired),
+            len(judgments),
+            sum(repaired),
+        )

@@ -57,12 +57,14 @@ class Judge(Protocol):
 
     @property
     def identity(self) -> str:
-        """Everything that changes answers (backend, model, prompt template, options): the cache key's prefix."""
+        """Everything that changes answers (backend, model, prompt template, options): the cache
+        key's prefix."""
         ...
 
     @property
     def reads_text(self) -> bool:
-        """False for judges that decide by docid (the simulated judge): their cache keys use docids."""
+        """False for judges that decide by docid (the simulated judge): their cache keys use
+        docids."""
         ...
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]: ...
@@ -79,3 +81,9 @@ class ListJudge(Protocol):
     def reads_text(self) -> bool: ...
 
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]: ...
+
+
+def listwise_form(judge: Judge | None) -> ListJudge | None:
+    """The judge itself when it also ranks blocks (backends that serve both forms with one
+    model), else None."""
+    return judge if isinstance(judge, ListJudge) else None

@@ -49,12 +49,17 @@ from requests.adapters import HTTPAdapter
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
-from rankpipe.judges.answers import choice_probability, parse_choice, parse_permutation
+from rankpipe.judges.answers import (
+    choice_probability,
+    parse_choice,
+    parse_permutation,
+    warn_repairs,
+)
 from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
 from rankpipe.judges.prompts import (
-    PromptTemplate,
     has_chat_template,
-    load_prompt,
+    load_prompt_of_kind,
+    prompts_identity,
     render_block,
     render_pair,
 )
@@ -233,8 +238,8 @@ class OpenAIJudge:
                 "least 0; timeout above 0"
             )
         self.model = model
-        self.template = _template(prompt, "pairwise", "prompt")
-        self.list_template = _template(list_prompt, "listwise", "list_prompt")
+        self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "openai")
+        self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "openai")
         self.logprobs = logprobs
         self.client = CompletionsClient(url, model, policy, concurrency)
         self.tokenizer = load_tokenizer(tokenizer or model) if chat_format == "chat" else None
@@ -242,8 +247,7 @@ class OpenAIJudge:
         options += f",tokenizer={tokenizer}" if tokenizer else ""
         options += f",logprobs={logprobs}" if logprobs != DEFAULT_LOGPROBS else ""
         self.identity = (
-            f"openai:{model},prompt={self.template.name}#{self.template.digest},"
-            f"list_prompt={self.list_template.name}#{self.list_template.digest}{options}"
+            f"openai:{model},{prompts_identity(self.template, self.list_template)}{options}"
         )
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
@@ -303,31 +307,13 @@ class OpenAIJudge:
             text = self.list_template.answer_prefix + str(answer["choices"][0].get("text", ""))
             order, repairs = parse_permutation(text, len(prompt.passages))
             judgments.append(BlockJudgment(order, *_usage(answer), repairs=repairs))
-        repaired = [j.repairs for j in judgments if j.repairs]
-        if repaired:
-            log.warning(
-                "openai server %s: %d of %d rankings needed repairs (%d identifiers fixed)",
-                self.client.url,
-                len(repaired),
-                len(judgments),
-                sum(repaired),
-            )
+        warn_repairs(log, f"openai server {self.client.url}", judgments)
         return judgments
 
 
 def _usage(answer: dict[str, Any]) -> tuple[int, int]:
     usage = answer.get("usage") or {}
     return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-
-
-def _template(name: str, kind: str, option: str) -> PromptTemplate:
-    template = load_prompt(name)
-    if template.kind != kind:
-        raise InputError(
-            f"openai judge: {option}={name} is a {template.kind} prompt; "
-            f"{option} takes a {kind} one"
-        )
-    return template
 
 
 def _first_top_logprobs(choice: dict[str, Any]) -> dict[str, float] | None:

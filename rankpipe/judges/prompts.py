@@ -8,20 +8,25 @@ are cut to `max_words` words.
 
 Backends that drive a tokenizer themselves (`hf`, `vllm`) share the rendering below:
 `render_pair` / `render_block` give the text a model continues (through its chat template when it
-has one, the answer prefix appended), `encode_prompt` tokenizes that text, and `answer_token_ids`
-gives the two tokens whose log-probabilities decide a pairwise answer."""
+has one, the answer prefix appended), `encode_prompt` tokenizes that text (`encode_pairs` /
+`encode_blocks` a call's prompts), `answer_token_ids` gives the two tokens whose log-probabilities
+decide a pairwise answer, and `permutation_token_budget` bounds a listwise answer's length. Every
+model backend loads its two templates with `load_prompt_of_kind` and names them in its identity
+with `prompts_identity`."""
 
 from __future__ import annotations
 
 import hashlib
 import string
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from rankpipe.errors import InputError
+from rankpipe.judges.base import BlockPrompt, PairPrompt
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -165,6 +170,32 @@ def encode_prompt(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=special)["input_ids"])
 
 
+def encode_pairs(
+    template: PromptTemplate, tokenizer: Any, prompts: Sequence[PairPrompt], prefix: bool = True
+) -> list[list[int]]:
+    """Token ids of pairwise prompts rendered with `template` (see `render_pair`)."""
+    return [
+        encode_prompt(
+            tokenizer,
+            render_pair(template, tokenizer, p.query.text, p.a.text, p.b.text, prefix),
+        )
+        for p in prompts
+    ]
+
+
+def encode_blocks(
+    template: PromptTemplate, tokenizer: Any, prompts: Sequence[BlockPrompt], prefix: bool = True
+) -> list[list[int]]:
+    """Token ids of listwise prompts rendered with `template` (see `render_block`)."""
+    return [
+        encode_prompt(
+            tokenizer,
+            render_block(template, tokenizer, p.query.text, [c.text for c in p.passages], prefix),
+        )
+        for p in prompts
+    ]
+
+
 def answer_token_ids(tokenizer: Any, template: PromptTemplate) -> tuple[int, ...]:
     """The token that starts each choice right after the answer prefix ("Passage" -> " A", " B"):
     the first token where the tokenized "PREFIX CHOICE" departs from the tokenized prefix."""
@@ -190,6 +221,12 @@ def answer_token_ids(tokenizer: Any, template: PromptTemplate) -> tuple[int, ...
     return tuple(ids)
 
 
+def permutation_token_budget(tokenizer: Any, k: int) -> int:
+    """Tokens enough to write all k identifiers as "k] > [k-1] > ... [1]", plus some slack."""
+    worst = "] > [".join(str(i) for i in range(k, 0, -1)) + "]"
+    return len(tokenizer(worst, add_special_tokens=False)["input_ids"]) + 8
+
+
 @cache
 def load_prompt(name_or_path: str) -> PromptTemplate:
     """Load a template by name (`prp`, `prp_fewshot`, `rankgpt`) or from a .toml path."""
@@ -208,6 +245,25 @@ def load_prompt(name_or_path: str) -> PromptTemplate:
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"{path}: invalid TOML ({error})") from None
     return _validated(path, record)
+
+
+def load_prompt_of_kind(name: str, kind: str, option: str, backend: str) -> PromptTemplate:
+    """The template `name` for a judge option that takes `kind` (pairwise or listwise) prompts."""
+    template = load_prompt(name)
+    if template.kind != kind:
+        raise InputError(
+            f"{backend} judge: {option}={name} is a {template.kind} prompt; "
+            f"{option} takes a {kind} one"
+        )
+    return template
+
+
+def prompts_identity(template: PromptTemplate, list_template: PromptTemplate) -> str:
+    """A judge identity's part naming its pairwise and listwise templates, with their digests."""
+    return (
+        f"prompt={template.name}#{template.digest},"
+        f"list_prompt={list_template.name}#{list_template.digest}"
+    )
 
 
 def known_prompts() -> list[str]:

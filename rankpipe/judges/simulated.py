@@ -27,15 +27,24 @@ class SimulatedJudge:
     reads_text = False
 
     def __init__(
-        self, qrels: Qrels, noise: float = 0.0, bias: float = 0.0, seed: int = 0, latency: float = 0.0
+        self,
+        qrels: Qrels,
+        noise: float = 0.0,
+        bias: float = 0.0,
+        seed: int = 0,
+        latency: float = 0.0,
     ) -> None:
         for label, value in (("noise", noise), ("bias", bias)):
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"sim judge: {label} must lie in [0, 1], got {value}")
         self.qrels = qrels
         self.noise, self.bias, self.seed, self.latency = noise, bias, seed, latency
-        fingerprint = hashlib.sha256(repr(sorted((q, sorted(d.items())) for q, d in qrels.items())).encode())
-        self.identity = f"sim:qrels#{fingerprint.hexdigest()[:12]},noise={noise},bias={bias},seed={seed}"
+        fingerprint = hashlib.sha256(
+            repr(sorted((q, sorted(d.items())) for q, d in qrels.items())).encode()
+        )
+        self.identity = (
+            f"sim:qrels#{fingerprint.hexdigest()[:12]},noise={noise},bias={bias},seed={seed}"
+        )
         self.calls = 0
 
     def grade(self, qid: str, docid: str) -> int:

@@ -44,7 +44,9 @@ class JudgeSpec:
 def parse_spec(spec: str) -> JudgeSpec:
     backend, _, rest = spec.partition(":")
     if backend not in BACKENDS:
-        raise InputError(f"judge {spec!r}: unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        raise InputError(
+            f"judge {spec!r}: unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}"
+        )
     target = ""
     options: dict[str, str] = {}
     for position, item in enumerate(p.strip() for p in rest.split(",") if p.strip()):
@@ -88,7 +90,9 @@ def _typed(spec: JudgeSpec, key: str, kind: type, default: T) -> T:
             return raw.lower() in ("1", "true", "yes")  # type: ignore[return-value]
         return kind(raw)  # type: ignore[no-any-return]
     except ValueError:
-        raise InputError(f"judge {spec}: option {key}={raw!r} is not a valid {kind.__name__}") from None
+        raise InputError(
+            f"judge {spec}: option {key}={raw!r} is not a valid {kind.__name__}"
+        ) from None
 
 
 def float_option(spec: JudgeSpec, key: str, default: float) -> float:

@@ -7,13 +7,18 @@ on what they record."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judge, Judgment, ListJudge, PairPrompt
 
 CallKind = Literal["pair", "block"]
+CALL_KINDS: tuple[CallKind, ...] = ("pair", "block")
+
+AnyJudge = TypeVar("AnyJudge", bound="Judge | ListJudge")
+Prompt = TypeVar("Prompt")
+Answer = TypeVar("Answer")
 
 
 @dataclass(frozen=True)
@@ -25,45 +30,42 @@ class CallRecord:
     seconds: float
 
 
-class TimedJudge:
+class _Timed(Generic[AnyJudge]):
+    """What both decorators share: the wrapped judge's identity, and timing a call into `log`."""
+
+    def __init__(self, judge: AnyJudge, log: list[CallRecord]) -> None:
+        self.inner: AnyJudge = judge
+        self.log = log
+
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
+    @property
+    def reads_text(self) -> bool:
+        return self.inner.reads_text
+
+    def _timed(
+        self,
+        kind: CallKind,
+        call: Callable[[Sequence[Prompt]], list[Answer]],
+        prompts: Sequence[Prompt],
+    ) -> list[Answer]:
+        started = time.perf_counter()
+        answers = call(prompts)
+        self.log.append(CallRecord(kind, len(prompts), time.perf_counter() - started))
+        return answers
+
+
+class TimedJudge(_Timed[Judge]):
     """A pairwise judge that appends a CallRecord to `log` for every call."""
 
-    def __init__(self, judge: Judge, log: list[CallRecord]) -> None:
-        self.inner = judge
-        self.log = log
-
-    @property
-    def identity(self) -> str:
-        return self.inner.identity
-
-    @property
-    def reads_text(self) -> bool:
-        return self.inner.reads_text
-
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
-        started = time.perf_counter()
-        judgments = self.inner.judge(prompts)
-        self.log.append(CallRecord("pair", len(prompts), time.perf_counter() - started))
-        return judgments
+        return self._timed("pair", self.inner.judge, prompts)
 
 
-class TimedListJudge:
+class TimedListJudge(_Timed[ListJudge]):
     """A listwise judge that appends a CallRecord to `log` for every call."""
 
-    def __init__(self, judge: ListJudge, log: list[CallRecord]) -> None:
-        self.inner = judge
-        self.log = log
-
-    @property
-    def identity(self) -> str:
-        return self.inner.identity
-
-    @property
-    def reads_text(self) -> bool:
-        return self.inner.reads_text
-
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
-        started = time.perf_counter()
-        judgments = self.inner.rank(prompts)
-        self.log.append(CallRecord("block", len(prompts), time.perf_counter() - started))
-        return judgments
+        return self._timed("block", self.inner.rank, prompts)

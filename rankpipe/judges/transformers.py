@@ -34,15 +34,16 @@ from typing import Any
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
-from rankpipe.judges.answers import parse_permutation, sigmoid
+from rankpipe.judges.answers import parse_permutation, sigmoid, warn_repairs, warn_unchosen
 from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
 from rankpipe.judges.prompts import (
     PromptTemplate,
     answer_token_ids,
-    encode_prompt,
-    load_prompt,
-    render_block,
-    render_pair,
+    encode_blocks,
+    encode_pairs,
+    load_prompt_of_kind,
+    permutation_token_budget,
+    prompts_identity,
 )
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
 from rankpipe.models import resolve_device, resolve_model
@@ -102,7 +103,10 @@ def load_model(path: str, device: str, dtype: str) -> LoadedModel:
         seq2seq = bool(getattr(config, "is_encoder_decoder", False))
         loader = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = loader.from_pretrained(path, dtype=getattr(torch, dtype)).to(device).eval()
+        model = loader.from_pretrained(path, dtype=getattr(torch, dtype))
+        # transformers wraps PreTrainedModel.to with functools.wraps, whose typeshed stub is no
+        # descriptor, so mypy takes the bound call's first argument for `self`
+        model = model.to(device).eval()  # type: ignore[arg-type]
     except (OSError, ValueError, KeyError) as error:
         raise JudgeError(f"model {path} could not be loaded: {error}") from error
     pad_id = tokenizer.pad_token_id
@@ -143,8 +147,8 @@ class TransformersJudge:
         batch_size: int | None = None,
         min_mass: float = DEFAULT_MIN_MASS,
     ) -> None:
-        self.template = _template(prompt, "pairwise", "prompt")
-        self.list_template = _template(list_prompt, "listwise", "list_prompt")
+        self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "hf")
+        self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "hf")
         if not 0.0 <= min_mass <= 1.0:
             raise InputError(f"hf judge: min_mass must lie in [0, 1], got {min_mass}")
         device = resolve_device(device)
@@ -159,21 +163,15 @@ class TransformersJudge:
         self.loaded = load_model(resolve_model(model), device, dtype)
         self.choice_ids = answer_token_ids(self.loaded.tokenizer, self.template)
         self.identity = (
-            f"hf:{model},prompt={self.template.name}#{self.template.digest},"
-            f"list_prompt={self.list_template.name}#{self.list_template.digest},"
+            f"hf:{model},{prompts_identity(self.template, self.list_template)},"
             f"dtype={dtype},min_mass={min_mass}"
         )
 
     def choice_logprobs(self, prompts: Sequence[PairPrompt]) -> list[ChoiceLogprobs]:
         """The two choice tokens' log-probabilities at the answer position, for each prompt."""
-        tokenizer, use_prefix = self.loaded.tokenizer, not self.loaded.seq2seq
-        encoded = [
-            encode_prompt(
-                tokenizer,
-                render_pair(self.template, tokenizer, p.query.text, p.a.text, p.b.text, use_prefix),
-            )
-            for p in prompts
-        ]
+        encoded = encode_pairs(
+            self.template, self.loaded.tokenizer, prompts, prefix=not self.loaded.seq2seq
+        )
         self._check_fits(encoded, answer_tokens=1)
         decoder_prefix = self._decoder_prefix(self.template)
         scores: list[ChoiceLogprobs] = [ChoiceLogprobs(0.0, 0.0, 0)] * len(prompts)
@@ -194,27 +192,15 @@ class TransformersJudge:
                 completion_tokens=1,
                 valid=valid,
             ))
-        invalid = sum(not a.valid for a in answers)
-        if invalid:
-            log.warning(
-                "%s: %d of %d answers were neither %s (P(%s) below min_mass=%s); scored 0.5",
-                self.identity, invalid, len(answers), " nor ".join(self.template.choices),
-                "+".join(self.template.choices), self.min_mass,
-            )
+        warn_unchosen(log, self.identity, answers, self.template.choices, self.min_mass)
         return answers
 
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
-        use_prefix = not self.loaded.seq2seq
         tokenizer = self.loaded.tokenizer
-        encoded = [
-            encode_prompt(
-                tokenizer,
-                render_block(self.list_template, tokenizer, p.query.text,
-                             [c.text for c in p.passages], prefix=use_prefix),
-            )
-            for p in prompts
-        ]
-        budgets = [self._answer_budget(len(p.passages)) for p in prompts]
+        encoded = encode_blocks(
+            self.list_template, tokenizer, prompts, prefix=not self.loaded.seq2seq
+        )
+        budgets = [permutation_token_budget(tokenizer, len(p.passages)) for p in prompts]
         self._check_fits(encoded, answer_tokens=max(budgets, default=0))
         decoder_prefix = self._decoder_prefix(self.list_template)
         answers: list[BlockJudgment] = [BlockJudgment(())] * len(prompts)
@@ -233,12 +219,7 @@ class TransformersJudge:
                     completion_tokens=len(new_tokens) if stop is None else stop + 1,
                     repairs=repairs,
                 )
-        repaired = [a.repairs for a in answers if a.repairs]
-        if repaired:
-            log.warning(
-                "%s: %d of %d rankings needed repairs (%d identifiers fixed)",
-                self.identity, len(repaired), len(answers), sum(repaired),
-            )
+        warn_repairs(log, self.identity, answers)
         return answers
 
     def _decoder_prefix(self, template: PromptTemplate) -> list[int]:
@@ -320,11 +301,6 @@ class TransformersJudge:
         skip = len(decoder_prefix) if self.loaded.seq2seq else input_ids.shape[1]
         return [row[skip:].tolist() for row in output.cpu()]
 
-    def _answer_budget(self, k: int) -> int:
-        """Tokens enough to write all k identifiers as "k] > [k-1] > ... [1]", plus some slack."""
-        worst = "] > [".join(str(i) for i in range(k, 0, -1)) + "]"
-        return len(self.loaded.tokenizer(worst, add_special_tokens=False)["input_ids"]) + 8
-
 
 @contextmanager
 def _out_of_memory_is_a_judge_error(batch_size: int) -> Iterator[None]:
@@ -336,15 +312,6 @@ def _out_of_memory_is_a_judge_error(batch_size: int) -> Iterator[None]:
         raise JudgeError(
             f"out of GPU memory on a micro-batch of {batch_size} prompts; lower batch_size"
         ) from error
-
-
-def _template(name: str, kind: str, option: str) -> PromptTemplate:
-    template = load_prompt(name)
-    if template.kind != kind:
-        raise InputError(
-            f"hf judge: {option}={name} is a {template.kind} prompt; {option} takes a {kind} one"
-        )
-    return template
 
 
 def _build(spec: JudgeSpec, qrels: Qrels | None) -> TransformersJudge:

@@ -35,15 +35,15 @@ from typing import Any
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
-from rankpipe.judges.answers import parse_permutation
+from rankpipe.judges.answers import parse_permutation, warn_repairs, warn_unchosen
 from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
 from rankpipe.judges.prompts import (
-    PromptTemplate,
     answer_token_ids,
-    encode_prompt,
-    load_prompt,
-    render_block,
-    render_pair,
+    encode_blocks,
+    encode_pairs,
+    load_prompt_of_kind,
+    permutation_token_budget,
+    prompts_identity,
 )
 from rankpipe.judges.spec import JudgeSpec, bool_option, check_options, float_option, int_option
 from rankpipe.judges.transformers import DEFAULT_MIN_MASS
@@ -116,8 +116,8 @@ class VLLMJudge:
         enforce_eager: bool = False,
         min_mass: float = DEFAULT_MIN_MASS,
     ) -> None:
-        self.template = _template(prompt, "pairwise", "prompt")
-        self.list_template = _template(list_prompt, "listwise", "list_prompt")
+        self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "vllm")
+        self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "vllm")
         if not 0.0 <= min_mass <= 1.0:
             raise InputError(f"vllm judge: min_mass must lie in [0, 1], got {min_mass}")
         if tensor_parallel_size < 1 or not 0.0 < gpu_memory_utilization <= 1.0:
@@ -133,21 +133,14 @@ class VLLMJudge:
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
         self.choice_ids = answer_token_ids(self.tokenizer, self.template)
         self.identity = (
-            f"vllm:{model},prompt={self.template.name}#{self.template.digest},"
-            f"list_prompt={self.list_template.name}#{self.list_template.digest},"
+            f"vllm:{model},{prompts_identity(self.template, self.list_template)},"
             f"dtype={dtype},min_mass={min_mass}"
         )
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
         from vllm import SamplingParams
 
-        encoded = [
-            encode_prompt(
-                self.tokenizer,
-                render_pair(self.template, self.tokenizer, p.query.text, p.a.text, p.b.text),
-            )
-            for p in prompts
-        ]
+        encoded = encode_pairs(self.template, self.tokenizer, prompts)
         self._check_fits(encoded, 1)
         params = SamplingParams(
             max_tokens=1, temperature=0.0, logprob_token_ids=list(self.choice_ids)
@@ -156,17 +149,7 @@ class VLLMJudge:
             [{"prompt_token_ids": ids} for ids in encoded], params, use_tqdm=False
         )
         judgments = [self._pair_judgment(output) for output in outputs]
-        invalid = sum(not j.valid for j in judgments)
-        if invalid:
-            log.warning(
-                "%s: %d of %d answers were neither %s (P(%s) below min_mass=%s); scored 0.5",
-                self.identity,
-                invalid,
-                len(judgments),
-                " nor ".join(self.template.choices),
-                "+".join(self.template.choices),
-                self.min_mass,
-            )
+        warn_unchosen(log, self.identity, judgments, self.template.choices, self.min_mass)
         return judgments
 
     def _pair_judgment(self, output: Any) -> Judgment:
@@ -184,16 +167,8 @@ class VLLMJudge:
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
         from vllm import SamplingParams
 
-        encoded = [
-            encode_prompt(
-                self.tokenizer,
-                render_block(
-                    self.list_template, self.tokenizer, p.query.text, [c.text for c in p.passages]
-                ),
-            )
-            for p in prompts
-        ]
-        budgets = [self._answer_budget(len(p.passages)) for p in prompts]
+        encoded = encode_blocks(self.list_template, self.tokenizer, prompts)
+        budgets = [permutation_token_budget(self.tokenizer, len(p.passages)) for p in prompts]
         self._check_fits(encoded, max(budgets, default=0))
         params = [SamplingParams(max_tokens=budget, temperature=0.0) for budget in budgets]
         outputs = self.llm.generate(
@@ -209,21 +184,8 @@ class VLLMJudge:
                     order, len(output.prompt_token_ids), len(completion.token_ids), repairs
                 )
             )
-        repaired = [j.repairs for j in judgments if j.repairs]
-        if repaired:
-            log.warning(
-                "%s: %d of %d rankings needed repairs (%d identifiers fixed)",
-                self.identity,
-                len(repaired),
-                len(judgments),
-                sum(repaired),
-            )
+        warn_repairs(log, self.identity, judgments)
         return judgments
-
-    def _answer_budget(self, k: int) -> int:
-        """Tokens enough to write all k identifiers as "k] > [k-1] > ... [1]", plus some slack."""
-        worst = "] > [".join(str(i) for i in range(k, 0, -1)) + "]"
-        return len(self.tokenizer(worst, add_special_tokens=False)["input_ids"]) + 8
 
     def _check_fits(self, encoded: list[list[int]], answer_tokens: int) -> None:
         longest = max((len(ids) for ids in encoded), default=0)
@@ -233,15 +195,6 @@ class VLLMJudge:
                 f"not fit max_model_len={self.max_model_len}; raise max_model_len or lower the "
                 "prompt's max_words"
             )
-
-
-def _template(name: str, kind: str, option: str) -> PromptTemplate:
-    template = load_prompt(name)
-    if template.kind != kind:
-        raise InputError(
-            f"vllm judge: {option}={name} is a {template.kind} prompt; {option} takes a {kind} one"
-        )
-    return template
 
 
 def _build(spec: JudgeSpec, qrels: Qrels | None = None) -> VLLMJudge:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,15 @@ class BlockRequest:
     members: tuple[int, ...]
 
 
-Request = Union[Comparison, BlockRequest]
-Answer = Union[float, tuple[int, ...]]
+Request = Comparison | BlockRequest
 PairwiseRun = Generator[list[Comparison], list[float], list[int]]
 """What a pairwise strategy's `run` returns."""
 StrategyRun = Generator[Sequence[Request], Sequence[Any], list[int]]
 
 
 class Strategy(Protocol):
-    """Reranks n candidates; the first `top_k` positions of the returned order are the ones it decides."""
+    """Reranks n candidates; the first `top_k` positions of the returned order are the ones it
+    decides."""
 
     name: str
 
@@ -54,5 +54,7 @@ class Strategy(Protocol):
 def check_permutation(order: Sequence[int], n: int, strategy: str) -> list[int]:
     """Guard the executor against a strategy that returns something other than a permutation."""
     if sorted(order) != list(range(n)):
-        raise RuntimeError(f"strategy {strategy} returned an order that is not a permutation of {n} candidates")
+        raise RuntimeError(
+            f"strategy {strategy} returned an order that is not a permutation of {n} candidates"
+        )
     return list(order)

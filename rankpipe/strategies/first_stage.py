@@ -1,4 +1,5 @@
-"""The identity strategy: keep the first-stage order and ask nothing (a baseline and a no-op check)."""
+"""The identity strategy: keep the first-stage order and ask nothing (a baseline and a no-op
+check)."""
 
 from __future__ import annotations
 

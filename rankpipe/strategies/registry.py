@@ -1,6 +1,8 @@
-"""Strategy spec strings: `NAME[:key=value,...]`, e.g. `sliding:passes=10` or `sparse:sampler=random,budget=4`.
+"""Strategy spec strings: `NAME[:key=value,...]`, e.g. `sliding:passes=10` or
+`sparse:sampler=random,budget=4`.
 
-Each strategy is a dataclass whose fields are its options; values are converted to the field types."""
+Each strategy is a dataclass whose fields are its options; values are converted to the field
+types."""
 
 from __future__ import annotations
 
@@ -44,9 +46,8 @@ def make_strategy(spec: str) -> Strategy:
         key, eq, raw = item.partition("=")
         key = key.strip()
         if not eq or key not in fields:
-            raise InputError(
-                f"strategy {spec!r}: {item!r} is not an option; {name} takes {', '.join(sorted(fields)) or 'none'}"
-            )
+            takes = ", ".join(sorted(fields)) or "none"
+            raise InputError(f"strategy {spec!r}: {item!r} is not an option; {name} takes {takes}")
         options[key] = _convert(spec, key, raw.strip(), hints[key])
     try:
         return cls(**options)  # type: ignore[no-any-return]
@@ -59,7 +60,8 @@ def _convert(spec: str, key: str, raw: str, kind: object) -> object:
     target = args[0] if args and typing.get_origin(kind) is not typing.Literal else kind
     if typing.get_origin(kind) is typing.Literal:
         if raw not in typing.get_args(kind):
-            raise InputError(f"strategy {spec!r}: {key} must be one of {', '.join(map(str, typing.get_args(kind)))}")
+            choices = ", ".join(map(str, typing.get_args(kind)))
+            raise InputError(f"strategy {spec!r}: {key} must be one of {choices}")
         return raw
     try:
         if target is bool:
@@ -68,4 +70,6 @@ def _convert(spec: str, key: str, raw: str, kind: object) -> object:
             return raw.lower() in ("1", "true", "yes")
         return target(raw)  # type: ignore[operator]
     except (TypeError, ValueError):
-        raise InputError(f"strategy {spec!r}: {key}={raw!r} is not a valid {getattr(target, '__name__', target)}") from None
+        raise InputError(
+            f"strategy {spec!r}: {key}={raw!r} is not a valid {getattr(target, '__name__', target)}"
+        ) from None

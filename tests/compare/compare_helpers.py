@@ -12,20 +12,6 @@ from rankpipe.strategies.base import Comparison, PairwiseRun
 
 
 @dataclass
-class AskRounds:
-    """Asks the given rounds of (a, b) comparisons, records the answers, keeps first-stage order."""
-
-    rounds: Sequence[Sequence[tuple[int, int]]]
-    name: ClassVar[str] = "ask-rounds"
-
-    def run(self, n: int, top_k: int) -> PairwiseRun:
-        self.answers: list[list[float]] = []
-        for pairs in self.rounds:
-            self.answers.append((yield [Comparison(a, b) for a, b in pairs]))
-        return list(range(n))
-
-
-@dataclass
 class Bubble:
     """`passes` bottom-up bubble passes, one comparison per round; later passes repeat some."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from compare_helpers import AskRounds
+from ask_rounds import AskRounds
 
 from rankpipe.compare.costmodel import CallTimeModel, llm_calls, mean_calls, standalone_cost
 from rankpipe.cost import CostLedger, QueryCost

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from compare_helpers import AskRounds
+from ask_rounds import AskRounds
 
 from rankpipe.cache import MemoryCache
 from rankpipe.data.types import Candidate, Query, QueryCandidates

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import tempfile
 from pathlib import Path
 
 import pytest
+from file_checks import plain_and_gzipped, read_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,10 +41,9 @@ def candidate_sets(draw: st.DrawFn) -> list[QueryCandidates]:
 @given(items=candidate_sets())
 def test_candidates_round_trip(items: list[QueryCandidates]) -> None:
     """Any text (newlines, U+2028, quotes) and queries without hits survive, plain and gzipped."""
-    with tempfile.TemporaryDirectory() as folder:
-        for name in ("candidates.jsonl", "candidates.jsonl.gz"):
-            write_candidates(items, Path(folder) / name)
-            assert read_candidates(Path(folder) / name) == items
+    for path in plain_and_gzipped("candidates.jsonl"):
+        write_candidates(items, path)
+        assert read_candidates(path) == items
 
 
 def demo_items() -> list[QueryCandidates]:
@@ -151,13 +150,10 @@ def hit(docid: str, **fields: object) -> dict[str, object]:
 )
 def test_bad_candidates(tmp_path: Path, lines: list[object], message: str) -> None:
     path = tmp_path / "candidates.jsonl"
-    path.write_text(
-        "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n"
-    )
-    with pytest.raises(InputError) as error:
-        read_candidates(path)
-    assert str(error.value).startswith(message.format(path=path))
-    assert "\n" not in str(error.value)
+    content = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines)
+    error = read_error(read_candidates, path, content + "\n")
+    assert error.startswith(message.format(path=path))
+    assert "\n" not in error
 
 
 def test_json_list_errors_name_the_record(tmp_path: Path) -> None:

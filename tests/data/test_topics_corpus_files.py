@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import tempfile
 from pathlib import Path
 
 import pytest
+from file_checks import plain_and_gzipped, read_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +15,6 @@ from rankpipe.data.corpus import read_corpus, write_corpus
 from rankpipe.data.datasets import DEMO_DIR
 from rankpipe.data.topics import read_topics, write_topics
 from rankpipe.data.types import Query
-from rankpipe.errors import InputError
 
 TOKEN = st.text(st.characters(exclude_categories=("Z", "Cc", "Cs")), min_size=1, max_size=8)
 WORDS = st.lists(TOKEN, min_size=1, max_size=6).map(" ".join)
@@ -28,10 +27,9 @@ ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40).map(s
 @given(texts=st.dictionaries(TOKEN, WORDS, min_size=1, max_size=5))
 def test_topics_round_trip(texts: dict[str, str]) -> None:
     topics = {qid: Query(qid, text) for qid, text in texts.items()}
-    with tempfile.TemporaryDirectory() as folder:
-        for name in ("topics.tsv", "topics.tsv.gz"):
-            write_topics(topics.values(), Path(folder) / name)
-            assert read_topics(Path(folder) / name) == topics
+    for path in plain_and_gzipped("topics.tsv"):
+        write_topics(topics.values(), path)
+        assert read_topics(path) == topics
 
 
 def test_topics_writer_keeps_a_text_with_tabs_and_newlines_on_one_line(tmp_path: Path) -> None:
@@ -45,19 +43,17 @@ def test_topics_writer_keeps_a_text_with_tabs_and_newlines_on_one_line(tmp_path:
 @settings(max_examples=60, deadline=None)
 @given(corpus=st.dictionaries(TOKEN, WORDS, min_size=1, max_size=5))
 def test_tsv_corpus_round_trips(corpus: dict[str, str]) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        for name in ("corpus.tsv", "corpus.tsv.gz"):
-            write_corpus(corpus, Path(folder) / name)
-            assert read_corpus(Path(folder) / name) == corpus
+    for path in plain_and_gzipped("corpus.tsv"):
+        write_corpus(corpus, path)
+        assert read_corpus(path) == corpus
 
 
 @settings(max_examples=60, deadline=None)
 @given(corpus=st.dictionaries(TOKEN, ANY_TEXT, min_size=1, max_size=5))
 def test_jsonl_corpus_round_trips_any_text(corpus: dict[str, str]) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        for name in ("corpus.jsonl", "corpus.jsonl.gz"):
-            write_corpus(corpus, Path(folder) / name)
-            assert read_corpus(Path(folder) / name) == corpus
+    for path in plain_and_gzipped("corpus.jsonl"):
+        write_corpus(corpus, path)
+        assert read_corpus(path) == corpus
 
 
 def test_demo_topics_and_corpus_round_trip_and_read_gzipped(tmp_path: Path) -> None:
@@ -107,10 +103,7 @@ def test_tsv_corpus_keeps_tabs_inside_the_text(tmp_path: Path) -> None:
 )
 def test_bad_topics(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "topics.tsv"
-    path.write_text(content)
-    with pytest.raises(InputError) as error:
-        read_topics(path)
-    assert str(error.value) == message.format(path=path)
+    assert read_error(read_topics, path, content) == message.format(path=path)
 
 
 @pytest.mark.parametrize(
@@ -135,8 +128,6 @@ def test_bad_topics(tmp_path: Path, content: str, message: str) -> None:
 )
 def test_bad_corpus(tmp_path: Path, name: str, content: str, message: str) -> None:
     path = tmp_path / name
-    path.write_text(content)
-    with pytest.raises(InputError) as error:
-        read_corpus(path)
-    assert str(error.value).startswith(message.format(path=path))
-    assert "\n" not in str(error.value)
+    error = read_error(read_corpus, path, content)
+    assert error.startswith(message.format(path=path))
+    assert "\n" not in error

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import gzip
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from file_checks import plain_and_gzipped, read_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,19 +41,17 @@ QRELS = st.dictionaries(TOKEN, st.dictionaries(TOKEN, st.integers(-1, 4), min_si
 @settings(max_examples=60, deadline=None)
 @given(run=runs())
 def test_run_round_trips(run: dict[str, Ranking]) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        for name in ("run.trec", "run.trec.gz"):
-            write_run(run, Path(folder) / name)
-            assert read_run(Path(folder) / name) == run
+    for path in plain_and_gzipped("run.trec"):
+        write_run(run, path)
+        assert read_run(path) == run
 
 
 @settings(max_examples=60, deadline=None)
 @given(qrels=QRELS)
 def test_qrels_round_trip(qrels: dict[str, dict[str, int]]) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        for name in ("qrels.txt", "qrels.txt.gz"):
-            write_qrels(qrels, Path(folder) / name)
-            assert read_qrels(Path(folder) / name) == qrels
+    for path in plain_and_gzipped("qrels.txt"):
+        write_qrels(qrels, path)
+        assert read_qrels(path) == qrels
 
 
 def test_demo_files_round_trip_and_read_gzipped(tmp_path: Path) -> None:
@@ -123,10 +121,7 @@ def test_bad_run_lines_are_reported_with_file_and_line(
     tmp_path: Path, content: str, message: str
 ) -> None:
     path = tmp_path / "run.trec"
-    path.write_text(content)
-    with pytest.raises(InputError) as error:
-        read_run(path)
-    assert str(error.value) == message.format(path=path)
+    assert read_error(read_run, path, content) == message.format(path=path)
 
 
 @pytest.mark.parametrize(
@@ -149,10 +144,7 @@ def test_bad_qrels_lines_are_reported_with_file_and_line(
     tmp_path: Path, content: str, message: str
 ) -> None:
     path = tmp_path / "qrels.txt"
-    path.write_text(content)
-    with pytest.raises(InputError) as error:
-        read_qrels(path)
-    assert str(error.value) == message.format(path=path)
+    assert read_error(read_qrels, path, content) == message.format(path=path)
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

@@ -108,22 +108,15 @@ def test_the_paper_setting_with_a_perfect_judge_beats_jointranks_own_code(dl19: 
     assert result.cost.mean_per_query()["inferences"] == 20
 
 
+def rerank_demo(output: Path, strategy: str) -> int:
+    """`rankpipe rerank` of the demo data set with the simulated judge and no cache."""
+    command = ["rerank", "--dataset", "demo", "--judge", "sim", "--no-cache"]
+    return main([*command, "--output", str(output), "--strategy", strategy])
+
+
 def test_cli_reranks_with_jointrank(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run.trec"
-    code = main(
-        [
-            "rerank",
-            "--dataset",
-            "demo",
-            "--judge",
-            "sim",
-            "--no-cache",
-            "--output",
-            str(out),
-            "--strategy",
-            "jointrank:block=8,replicas=4,design=latin,agg=pagerank",
-        ]
-    )
+    code = rerank_demo(out, "jointrank:block=8,replicas=4,design=latin,agg=pagerank")
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "1 rounds" in printed
@@ -136,20 +129,7 @@ def test_cli_reranks_with_jointrank(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_cli_refuses_an_impossible_design(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "rerank",
-            "--dataset",
-            "demo",
-            "--judge",
-            "sim",
-            "--no-cache",
-            "--output",
-            str(tmp_path / "run.trec"),
-            "--strategy",
-            "jointrank:block=5,replicas=4,design=triangular",
-        ]
-    )
+    code = rerank_demo(tmp_path / "run.trec", "jointrank:block=5,replicas=4,design=triangular")
     err = capsys.readouterr().err
     assert code == 2
     assert "triangular places every candidate in exactly 2 blocks" in err

@@ -18,7 +18,12 @@ from rankpipe.data.datasets import Dataset
 from rankpipe.errors import InputError
 from rankpipe.executor import Executor
 from rankpipe.judges.base import BlockPrompt, PairPrompt
-from rankpipe.judges.prompts import encode_prompt, load_prompt, render_pair
+from rankpipe.judges.prompts import (
+    encode_prompt,
+    load_prompt,
+    permutation_token_budget,
+    render_pair,
+)
 from rankpipe.judges.spec import make_judge, make_list_judge
 from rankpipe.judges.transformers import TransformersJudge
 
@@ -155,7 +160,7 @@ def test_listwise_form_returns_permutations_with_repairs_counted(
     assert isinstance(prompt, BlockPrompt) and len(prompt.passages) == 3
     assert sorted(judgment.order) == [0, 1, 2]
     assert run[item.query.qid].docids[:3] == tuple(prompt.passages[i].docid for i in judgment.order)
-    assert 0 < judgment.completion_tokens <= smollm2._answer_budget(3)
+    assert 0 < judgment.completion_tokens <= permutation_token_budget(smollm2.loaded.tokenizer, 3)
     assert judgment.prompt_tokens > sum(len(c.text.split()) for c in prompt.passages)
     total = ledger.total()
     assert total["inferences"] == 1 and total["completion_tokens"] == judgment.completion_tokens

@@ -24,23 +24,13 @@ QRELS = str(DEMO_DIR / "qrels.txt")
 @pytest.fixture(scope="module")
 def bm25s_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("cli") / "bm25s"
-    assert (
-        main(
-            [
-                "index",
-                "--corpus",
-                CORPUS,
-                "--kind",
-                "bm25",
-                "--engine",
-                "bm25s",
-                "--out",
-                str(folder),
-            ]
-        )
-        == 0
-    )
+    assert index_demo(folder, "--kind", "bm25", "--engine", "bm25s") == 0
     return folder
+
+
+def index_demo(out: Path, *options: str) -> int:
+    """`rankpipe index` of the demo corpus into `out`."""
+    return main(["index", "--corpus", CORPUS, *options, "--out", str(out)])
 
 
 def copy_of(index: Path, tmp_path: Path) -> Path:
@@ -107,7 +97,7 @@ def test_auto_engine_indexes_with_pyserini_when_java_runs(tmp_path: Path) -> Non
     reason = lucene.unavailable_reason()
     if reason:
         pytest.skip(f"pyserini/Java unavailable: {reason}")
-    assert main(["index", "--corpus", CORPUS, "--out", str(tmp_path / "idx")]) == 0
+    assert index_demo(tmp_path / "idx") == 0
     assert read_manifest(tmp_path / "idx").engine == "pyserini"
     assert retrieve(tmp_path / "idx", tmp_path / "run.trec") == 0
     assert read_run(tmp_path / "run.trec")["d1"].docids[0] == "d1-p03"
@@ -162,7 +152,7 @@ def test_index_never_overwrites_a_foreign_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    assert main(["index", "--corpus", CORPUS, "--engine", "bm25s", "--out", str(tmp_path)]) == 2
+    assert index_demo(tmp_path, "--engine", "bm25s") == 2
     assert "is not a rankpipe index" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
@@ -171,10 +161,7 @@ def test_rebuilding_replaces_an_index_and_leaves_no_staging_folder(
     bm25s_index: Path, tmp_path: Path
 ) -> None:
     index = copy_of(bm25s_index, tmp_path)
-    assert (
-        main(["index", "--corpus", CORPUS, "--engine", "bm25s", "--k1", "1.2", "--out", str(index)])
-        == 0
-    )
+    assert index_demo(index, "--engine", "bm25s", "--k1", "1.2") == 0
     assert read_manifest(index).settings["k1"] == 1.2
     assert [p.name for p in tmp_path.iterdir()] == ["copy"]
 
@@ -182,24 +169,9 @@ def test_rebuilding_replaces_an_index_and_leaves_no_staging_folder(
 def test_options_of_the_other_kind_are_refused(
     bm25s_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["index", "--corpus", CORPUS, "--model", "x", "--out", str(tmp_path / "i")]) == 2
+    assert index_demo(tmp_path / "i", "--model", "x") == 2
     assert "--model: not options of a bm25 index" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "index",
-                "--corpus",
-                CORPUS,
-                "--kind",
-                "dense",
-                "--k1",
-                "1",
-                "--out",
-                str(tmp_path / "i"),
-            ]
-        )
-        == 2
-    )
+    assert index_demo(tmp_path / "i", "--kind", "dense", "--k1", "1") == 2
     assert "--k1: not options of a dense index" in capsys.readouterr().err
     assert (
         retrieve(
