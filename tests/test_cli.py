@@ -21,7 +21,7 @@ from rankpipe.data.candidates import read_candidates
 from rankpipe.data.datasets import DEMO_DIR
 from rankpipe.data.trec import read_qrels, read_run
 
-DEMO_RUN, DEMO_QRELS = str(DEMO_DIR / "run.bm25.trec"), str(DEMO_DIR / "qrels.txt")
+DEMO_RUN, DEMO_QRELS = str(DEMO_DIR / "run.bm25.trec"), str(DEMO_DIR / "qrels.trec")
 DEMO_CORPUS, DEMO_TOPICS = str(DEMO_DIR / "corpus.tsv"), str(DEMO_DIR / "topics.tsv")
 DEMO_RUN_WITH_TEXTS = ("--run", DEMO_RUN, "--corpus", DEMO_CORPUS, "--topics", DEMO_TOPICS)
 

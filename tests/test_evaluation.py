@@ -44,7 +44,7 @@ def test_dl19_tasb(shared_data: Path) -> None:
 
 
 def test_aggregate_and_per_query_agree_with_ir_measures_on_the_demo() -> None:
-    run, qrels = read_run(DEMO_DIR / "run.bm25.trec"), read_qrels(DEMO_DIR / "qrels.txt")
+    run, qrels = read_run(DEMO_DIR / "run.bm25.trec"), read_qrels(DEMO_DIR / "qrels.trec")
     metrics = [*DEFAULT_METRICS, "P@5", "nDCG"]
     result = evaluate(run, qrels, metrics)
     measures = [ir_measures.parse_measure(m) for m in metrics]
@@ -78,7 +78,7 @@ def test_queries_without_qrels_are_reported_and_measured_as_ir_measures_does() -
 
 
 def test_empty_run_and_unknown_metrics_are_bad_input() -> None:
-    qrels = read_qrels(DEMO_DIR / "qrels.txt")
+    qrels = read_qrels(DEMO_DIR / "qrels.trec")
     with pytest.raises(InputError, match="^the run is empty$"):
         evaluate({}, qrels)
     run = read_run(DEMO_DIR / "run.bm25.trec")

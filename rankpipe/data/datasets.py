@@ -54,7 +54,7 @@ def load_dataset(name: str, depth: int | None = None) -> Dataset:
         items = join_candidates(
             run, read_corpus(DEMO_DIR / "corpus.tsv"), read_topics(DEMO_DIR / "topics.tsv"), depth
         )
-        return Dataset(name, items, read_qrels(DEMO_DIR / "qrels.txt"))
+        return Dataset(name, items, read_qrels(DEMO_DIR / "qrels.trec"))
     if name in LOCAL_DATASETS:
         candidates_file, qrels_file = (data_dir() / p for p in LOCAL_DATASETS[name])
         _require_local(name, candidates_file)

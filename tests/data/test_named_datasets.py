@@ -17,7 +17,7 @@ from rankpipe.errors import InputError
 
 def test_demo_is_packaged(demo: Dataset) -> None:
     assert [len(item.candidates) for item in demo.candidates] == [20] * 10
-    assert demo.qrels == read_qrels(DEMO_DIR / "qrels.txt")
+    assert demo.qrels == read_qrels(DEMO_DIR / "qrels.trec")
     assert [len(item.candidates) for item in load_dataset("demo", depth=5).candidates] == [5] * 10
 
 

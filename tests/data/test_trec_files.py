@@ -55,17 +55,17 @@ def test_qrels_round_trip(qrels: dict[str, dict[str, int]]) -> None:
 
 
 def test_demo_files_round_trip_and_read_gzipped(tmp_path: Path) -> None:
-    run, qrels = read_run(DEMO_DIR / "run.bm25.trec"), read_qrels(DEMO_DIR / "qrels.txt")
+    run, qrels = read_run(DEMO_DIR / "run.bm25.trec"), read_qrels(DEMO_DIR / "qrels.trec")
     assert len(run) == 10 and all(len(r) == 20 for r in run.values())
     assert sum(len(labels) for labels in qrels.values()) == 200
     write_run(run, tmp_path / "run.trec")
     write_qrels(qrels, tmp_path / "qrels.txt")
     assert read_run(tmp_path / "run.trec") == run
     assert read_qrels(tmp_path / "qrels.txt") == qrels
-    for name in ("run.bm25.trec", "qrels.txt"):  # gzip input made by gzip itself, not by rankpipe
+    for name in ("run.bm25.trec", "qrels.trec"):  # gzip input made by gzip itself, not by rankpipe
         (tmp_path / f"{name}.gz").write_bytes(gzip.compress((DEMO_DIR / name).read_bytes()))
     assert read_run(tmp_path / "run.bm25.trec.gz") == run
-    assert read_qrels(tmp_path / "qrels.txt.gz") == qrels
+    assert read_qrels(tmp_path / "qrels.trec.gz") == qrels
 
 
 def test_written_gz_files_are_gzip(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from rankpipe.retrieval.index import MANIFEST, corpus_checksum
 
 CORPUS = str(DEMO_DIR / "corpus.tsv")
 TOPICS = str(DEMO_DIR / "topics.tsv")
-QRELS = str(DEMO_DIR / "qrels.txt")
+QRELS = str(DEMO_DIR / "qrels.trec")
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,7 @@ def test_minilm_ranks_the_demo_collection_well(dense_index: Path, tmp_path: Path
     args = ["retrieve", "--index", str(dense_index), "--dataset", "demo", "--k", "20", "--output"]
     assert main([*args, str(out)]) == 0
     # measured 0.906 (BM25: 0.755); a query encoder mismatch or a docid mix-up falls far below
-    assert evaluate(read_run(out), read_qrels(DEMO_DIR / "qrels.txt")).aggregate["nDCG@10"] > 0.8
+    assert evaluate(read_run(out), read_qrels(DEMO_DIR / "qrels.trec")).aggregate["nDCG@10"] > 0.8
 
 
 def test_hnsw_index_is_stored_and_searched(tmp_path: Path) -> None:
