@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -150,3 +151,20 @@ def _enable_wal(db: sqlite3.Connection, timeout_s: float) -> None:
             if "locked" not in str(error) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def default_cache_path() -> Path:
+    """$RANKPIPE_CACHE, else ~/.cache/rankpipe/judgments.sqlite."""
+    return Path(
+        os.environ.get("RANKPIPE_CACHE", Path.home() / ".cache" / "rankpipe" / "judgments.sqlite")
+    )
+
+
+def open_cache(cache: str | Path | Cache | None) -> Cache:
+    """A cache from a path (SQLite), an existing cache, or None (in memory, for this process
+    only)."""
+    if cache is None:
+        return MemoryCache()
+    if isinstance(cache, (str, Path)):
+        return SQLiteCache(cache)
+    return cache

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 class InputError(Exception):
@@ -18,3 +20,9 @@ class JudgeError(Exception):
     """The judge failed for good (a server dead after its retries, a model that cannot load or run).
     Judgments finished before the failure are in the cache, so rerunning the same command
     resumes."""
+
+    def __init__(self, message: str, partial: Mapping[int, Any] | None = None) -> None:
+        super().__init__(message)
+        self.partial: dict[int, Any] = dict(partial or {})
+        """Answers that did succeed before the failure, by position in the failed batch (judgments
+        of the judge's own type): the executor caches them before the error surfaces."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rankpipe.cache import Cache, MemoryCache, SQLiteCache
+from rankpipe.cache import Cache, open_cache
 from rankpipe.cost import CostLedger
 from rankpipe.data.types import Qrels, QueryCandidates, Run
 from rankpipe.executor import Executor
@@ -21,23 +20,6 @@ from rankpipe.strategies.registry import make_strategy
 class RerankResult:
     run: Run
     cost: CostLedger
-
-
-def default_cache_path() -> Path:
-    """$RANKPIPE_CACHE, else ~/.cache/rankpipe/judgments.sqlite."""
-    return Path(
-        os.environ.get("RANKPIPE_CACHE", Path.home() / ".cache" / "rankpipe" / "judgments.sqlite")
-    )
-
-
-def open_cache(cache: str | Path | Cache | None) -> Cache:
-    """A cache from a path (SQLite), an existing cache, or None (in memory, for this process
-    only)."""
-    if cache is None:
-        return MemoryCache()
-    if isinstance(cache, (str, Path)):
-        return SQLiteCache(cache)
-    return cache
 
 
 def rerank(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rankpipe.cache import SQLiteCache
 from rankpipe.errors import InputError
-from rankpipe.rerank import default_cache_path
+from rankpipe.cache import default_cache_path
 
 
 def register(commands: argparse._SubParsersAction) -> None:

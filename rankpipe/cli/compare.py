@@ -22,7 +22,7 @@ from rankpipe.compare.report import write_report
 from rankpipe.compare.summary import summarize
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.judges.spec import make_judge
-from rankpipe.rerank import open_cache
+from rankpipe.cache import open_cache
 from rankpipe.strategies.registry import make_strategy
 
 DEFAULT_STRATEGIES = "heapsort,quickselect,sliding,allpairs,tournament,mergesort,sparse,jointrank"

@@ -13,7 +13,7 @@ from rankpipe.data.topics import read_topics
 from rankpipe.data.trec import read_qrels, read_run
 from rankpipe.data.types import Qrels, QueryCandidates
 from rankpipe.errors import InputError
-from rankpipe.rerank import default_cache_path
+from rankpipe.cache import default_cache_path
 
 
 def add_candidate_arguments(parser: argparse.ArgumentParser, qrels: bool = True) -> None:

@@ -51,6 +51,26 @@ class BlockJudgment:
     repairs: int = 0
 
 
+@dataclass(frozen=True)
+class SetPrompt:
+    """Which of these passages (labelled A, B, C, ... in this order) is the most relevant to
+    `query`?"""
+
+    query: Query
+    passages: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True)
+class SetJudgment:
+    """One setwise inference: `probs[i]` = P(passage i is the most relevant), summing to 1 (from the
+    label log-probabilities of one generation step); an unusable answer is uniform and not valid."""
+
+    probs: tuple[float, ...]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    valid: bool = True
+
+
 @runtime_checkable
 class Judge(Protocol):
     """Answers pairwise prompts, one inference each, in the order given."""
@@ -81,6 +101,24 @@ class ListJudge(Protocol):
     def reads_text(self) -> bool: ...
 
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]: ...
+
+
+@runtime_checkable
+class SetJudge(Protocol):
+    """Picks the most relevant passage of each set, one inference each, in the order given."""
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def reads_text(self) -> bool: ...
+
+    def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]: ...
+
+
+def setwise_form(judge: Judge | None) -> SetJudge | None:
+    """The judge itself when it also answers setwise prompts, else None."""
+    return judge if isinstance(judge, SetJudge) else None
 
 
 def listwise_form(judge: Judge | None) -> ListJudge | None:

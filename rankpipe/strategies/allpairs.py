@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from rankpipe.aggregate import Borda, order_by
+from rankpipe.strategies.aggregate import Borda, order_by
 from rankpipe.strategies.base import PairwiseRun
 from rankpipe.strategies.preferences import Preferences
 

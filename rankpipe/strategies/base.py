@@ -4,7 +4,9 @@ A strategy sees candidates only as positions 0..n-1 in first-stage order. It yie
 of requests that do not depend on each other, and receives the answers in the same order:
 
 * `Comparison(a, b)` is answered with P(candidate a is more relevant than candidate b);
-* `BlockRequest(members)` is answered with the members reordered best first.
+* `BlockRequest(members)` is answered with the members reordered best first;
+* `BestOf(members)` is answered with a tuple of probabilities, P(member i is the most relevant),
+  from one setwise inference (Zhuang et al. 2024).
 
 When done it returns the new order, a permutation of range(n). It never calls a judge, a cache or a
 counter: the executor batches, caches and counts for it.
@@ -36,7 +38,15 @@ class BlockRequest:
     members: tuple[int, ...]
 
 
-Request = Comparison | BlockRequest
+@dataclass(frozen=True)
+class BestOf:
+    """Which of these candidates is the most relevant? (one setwise inference; the members are
+    shown in this order)"""
+
+    members: tuple[int, ...]
+
+
+Request = Comparison | BlockRequest | BestOf
 PairwiseRun = Generator[list[Comparison], list[float], list[int]]
 """What a pairwise strategy's `run` returns."""
 StrategyRun = Generator[Sequence[Request], Sequence[Any], list[int]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
 
-from rankpipe.aggregate import Outcome
+from rankpipe.strategies.aggregate import Outcome
 from rankpipe.strategies.base import Comparison
 
 Asking = Generator[list[Comparison], list[float], None]

@@ -9,7 +9,7 @@ three samplers, on positions in first-stage order and wrapping around at the end
 | `window` | the next w candidates (their structured sampling) |
 | `biased` | w candidates at log-spaced distances from 1 to n/2: near ones and some far ones |
 
-and the aggregators of `rankpipe.aggregate` (winrate, borda, bradley-terry, pagerank, kwiksort).
+and the aggregators of `rankpipe.strategies.aggregate` (winrate, borda, bradley-terry, pagerank, kwiksort).
 Budget: `per_candidate` comparisons for each candidate (n x per_candidate in total, so each
 candidate takes part in about twice as many), or `budget` in total. Cost: at most that many
 comparisons (never more than n(n-1)/2), in 1 round."""
@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from rankpipe.aggregate import AGGREGATORS, make_aggregator, order_by
+from rankpipe.strategies.aggregate import AGGREGATORS, make_aggregator, order_by
 from rankpipe.strategies.base import PairwiseRun
 from rankpipe.strategies.preferences import Preferences
 

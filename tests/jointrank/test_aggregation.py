@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from rankpipe.aggregate import make_aggregator, order_by
-from rankpipe.designs import make_design
+from rankpipe.strategies.aggregate import make_aggregator, order_by
+from rankpipe.strategies.designs import make_design
 from rankpipe.strategies.jointrank import implicit_comparisons
 
 AGGREGATORS = ["winrate", "pagerank", "bradley-terry"]

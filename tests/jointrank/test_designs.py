@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rankpipe.designs import DESIGNS, LatinDesign, check_design, make_design
+from rankpipe.strategies.designs import DESIGNS, LatinDesign, check_design, make_design
 from rankpipe.errors import InputError
 
 REPLICATED = ["random", "latin", "sliding"]
