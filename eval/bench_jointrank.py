@@ -25,10 +25,10 @@ from threadpoolctl import threadpool_limits
 from rankpipe.atomic import atomic_write
 from rankpipe.data.datasets import load_dataset
 from rankpipe.data.types import Ranking, run_from_candidates
-from rankpipe.strategies.designs import check_design, make_design
 from rankpipe.evaluation.metrics import evaluate
 from rankpipe.executor import Executor
 from rankpipe.judges.simulated import SimulatedJudge
+from rankpipe.strategies.designs import check_design, make_design
 from rankpipe.strategies.registry import make_strategy
 
 DESIGNS = [  # (design, block, replicas)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rankpipe.cache import SQLiteCache
+from rankpipe.cache import SQLiteCache, default_cache_path
 from rankpipe.errors import InputError
-from rankpipe.cache import default_cache_path
 
 
 def register(commands: argparse._SubParsersAction) -> None:

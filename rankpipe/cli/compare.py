@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rankpipe.cache import Cache, MemoryCache
+from rankpipe.cache import Cache, MemoryCache, open_cache
 from rankpipe.cli.inputs import (
     add_cache_arguments,
     add_candidate_arguments,
@@ -22,7 +22,6 @@ from rankpipe.compare.report import write_report
 from rankpipe.compare.summary import summarize
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.judges.spec import make_judge
-from rankpipe.cache import open_cache
 from rankpipe.strategies.registry import make_strategy
 
 DEFAULT_STRATEGIES = "heapsort,quickselect,sliding,allpairs,tournament,mergesort,sparse,jointrank"

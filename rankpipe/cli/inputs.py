@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rankpipe.cache import default_cache_path
 from rankpipe.data.candidates import join_candidates, read_candidates
 from rankpipe.data.corpus import read_corpus
 from rankpipe.data.datasets import load_dataset
@@ -13,7 +14,6 @@ from rankpipe.data.topics import read_topics
 from rankpipe.data.trec import read_qrels, read_run
 from rankpipe.data.types import Qrels, QueryCandidates
 from rankpipe.errors import InputError
-from rankpipe.cache import default_cache_path
 
 
 def add_candidate_arguments(parser: argparse.ArgumentParser, qrels: bool = True) -> None:

@@ -5,8 +5,8 @@ them into one global ranking.
     jointrank:block=20,replicas=4,design=latin,agg=pagerank
 
 Options: `block` (candidates per block), `replicas` (blocks per candidate), `design` (random, latin,
-triangular, sliding: see rankpipe.strategies.designs), `agg` (an aggregator of rankpipe.strategies.aggregate) and `seed`
-(for the random design). One round; one listwise inference per block. The defaults, random
+triangular, sliding: see rankpipe.strategies.designs), `agg` (an aggregator of
+rankpipe.strategies.aggregate) and `seed` (for the random design). One round; one listwise inference per block. The defaults, random
 20 x 4 with Bradley-Terry, keep the paper's design and replace its PageRank, which ranks worse
 (eval/results/jointrank.md).
 """
@@ -19,8 +19,8 @@ from itertools import combinations
 from typing import ClassVar
 
 from rankpipe.strategies.aggregate import Outcome, make_aggregator, order_by
-from rankpipe.strategies.designs import make_design
 from rankpipe.strategies.base import BlockRequest, StrategyRun
+from rankpipe.strategies.designs import make_design
 
 
 def implicit_comparisons(rankings: Sequence[Sequence[int]]) -> list[Outcome]:

@@ -9,7 +9,8 @@ three samplers, on positions in first-stage order and wrapping around at the end
 | `window` | the next w candidates (their structured sampling) |
 | `biased` | w candidates at log-spaced distances from 1 to n/2: near ones and some far ones |
 
-and the aggregators of `rankpipe.strategies.aggregate` (winrate, borda, bradley-terry, pagerank, kwiksort).
+and the aggregators of `rankpipe.strategies.aggregate` (winrate, borda, bradley-terry, pagerank,
+kwiksort).
 Budget: `per_candidate` comparisons for each candidate (n x per_candidate in total, so each
 candidate takes part in about twice as many), or `budget` in total. Cost: at most that many
 comparisons (never more than n(n-1)/2), in 1 round."""

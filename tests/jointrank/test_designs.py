@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rankpipe.strategies.designs import DESIGNS, LatinDesign, check_design, make_design
 from rankpipe.errors import InputError
+from rankpipe.strategies.designs import DESIGNS, LatinDesign, check_design, make_design
 
 REPLICATED = ["random", "latin", "sliding"]
 
