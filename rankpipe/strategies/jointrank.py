@@ -6,7 +6,8 @@ them into one global ranking.
 
 Options: `block` (candidates per block), `replicas` (blocks per candidate), `design` (random, latin,
 triangular, sliding: see rankpipe.strategies.designs), `agg` (an aggregator of
-rankpipe.strategies.aggregate) and `seed` (for the random design). One round; one listwise inference per block. The defaults, random
+rankpipe.strategies.aggregate) and `seed` (for the random design). One round; one listwise
+inference per block. The defaults, random
 20 x 4 with Bradley-Terry, keep the paper's design and replace its PageRank, which ranks worse
 (eval/results/jointrank.md).
 """
