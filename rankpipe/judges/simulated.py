@@ -4,6 +4,8 @@ Pairwise: it prefers the passage with the higher grade (unjudged = 0) and answer
 grades; it flips a preference with probability `noise`, and with probability `bias` answers "A"
 (the passage shown first) whatever the grades. Listwise: a block is sorted by grade (ties keep the
 shown order), then each adjacent pair is swapped with probability `noise`, in one pass from the top.
+Setwise: the members of the best grade share the probability; with probability `noise` a random
+member of a lower grade is picked instead, with probability `bias` the first shown.
 Every random draw is a function of (seed, qid, docids shown, in order), so the same prompt always
 gets the same answer, as from a model decoding greedily; `latency` seconds are slept per call."""
 
@@ -17,7 +19,14 @@ from collections.abc import Sequence
 from rankpipe.data.trec import read_qrels
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError
-from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
+from rankpipe.judges.base import (
+    BlockJudgment,
+    BlockPrompt,
+    Judgment,
+    PairPrompt,
+    SetJudgment,
+    SetPrompt,
+)
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
 
 
@@ -84,6 +93,28 @@ class SimulatedJudge:
             if rng.random() < self.noise:
                 order[i], order[i + 1] = order[i + 1], order[i]
         return BlockJudgment(tuple(order))
+
+    def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]:
+        self._pause()
+        return [self._choose_one(p) for p in prompts]
+
+    def _choose_one(self, prompt: SetPrompt) -> SetJudgment:
+        """The best grade wins (ties share the probability equally); with probability `noise` a
+        random member not of the best grade is picked instead, with probability `bias` the first
+        shown; all members of one grade tie whatever the noise."""
+        qid, size = prompt.query.qid, len(prompt.passages)
+        rng = self._rng("set", qid, *(p.docid for p in prompt.passages))
+        grades = [self.grade(qid, p.docid) for p in prompt.passages]
+        pick: int | None = None
+        if rng.random() < self.bias:
+            pick = 0
+        elif rng.random() < self.noise:
+            others = [i for i, g in enumerate(grades) if g < max(grades)]
+            pick = rng.choice(others) if others else None
+        if pick is not None:
+            return SetJudgment(tuple(float(i == pick) for i in range(size)))
+        best = [g == max(grades) for g in grades]
+        return SetJudgment(tuple(b / sum(best) for b in best))
 
     def _pause(self) -> None:
         self.calls += 1
