@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError
 from rankpipe.judges.base import Judge, ListJudge
-
-T = TypeVar("T")
+from rankpipe.options import split_items, typed_value
 
 BACKENDS = {
     "hf": "rankpipe.judges.transformers",
@@ -49,10 +47,15 @@ def parse_spec(spec: str) -> JudgeSpec:
         )
     target = ""
     options: dict[str, str] = {}
-    for position, item in enumerate(p.strip() for p in rest.split(",") if p.strip()):
+    for position, item in enumerate(split_items(rest)):
         key, eq, value = item.partition("=")
         if eq and "/" not in key and "@" not in key:
-            options[key.strip()] = value.strip()
+            key = key.strip()
+            if not key:
+                raise InputError(f"judge {spec!r}: {item!r} names no option")
+            if key in options:
+                raise InputError(f"judge {spec!r}: option {key} is given twice")
+            options[key] = value.strip()
         elif position == 0:
             target = item
         else:
@@ -79,33 +82,45 @@ def make_list_judge(spec: str | JudgeSpec, qrels: Qrels | None = None) -> ListJu
     return module.list_judge(parsed, qrels)  # type: ignore[no-any-return]
 
 
-def _typed(spec: JudgeSpec, key: str, kind: type, default: T) -> T:
+def float_option(
+    spec: JudgeSpec,
+    key: str,
+    default: float,
+    *,
+    minimum: float | None = 0.0,
+    maximum: float | None = None,
+) -> float:
+    """A float option of a spec: finite, and at least 0 unless told otherwise; an InputError names
+    the option and what it must be."""
     if key not in spec.options:
         return default
-    raw = spec.options[key]
-    try:
-        if kind is bool:
-            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                raise ValueError(raw)
-            return raw.lower() in ("1", "true", "yes")  # type: ignore[return-value]
-        return kind(raw)  # type: ignore[no-any-return]
-    except ValueError:
-        raise InputError(
-            f"judge {spec}: option {key}={raw!r} is not a valid {kind.__name__}"
-        ) from None
+    return float(
+        typed_value(
+            f"judge {spec}", key, spec.options[key], float, minimum=minimum, maximum=maximum
+        )
+    )
 
 
-def float_option(spec: JudgeSpec, key: str, default: float) -> float:
-    """A float option of a spec; an InputError names the option when it does not parse."""
-    return _typed(spec, key, float, default)
-
-
-def int_option(spec: JudgeSpec, key: str, default: int) -> int:
-    return _typed(spec, key, int, default)
+def int_option(
+    spec: JudgeSpec,
+    key: str,
+    default: int,
+    *,
+    minimum: int | None = 0,
+    maximum: int | None = None,
+) -> int:
+    """An integer option of a spec: at least 0 unless told otherwise."""
+    if key not in spec.options:
+        return default
+    return int(
+        typed_value(f"judge {spec}", key, spec.options[key], int, minimum=minimum, maximum=maximum)
+    )
 
 
 def bool_option(spec: JudgeSpec, key: str, default: bool) -> bool:
-    return _typed(spec, key, bool, default)
+    if key not in spec.options:
+        return default
+    return bool(typed_value(f"judge {spec}", key, spec.options[key], bool))
 
 
 def check_options(spec: JudgeSpec, allowed: set[str]) -> None:

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import typing
 
 from rankpipe.errors import InputError
+from rankpipe.options import split_items, typed_value
 from rankpipe.strategies.base import Strategy
+
+log = logging.getLogger(__name__)
+
+AGGREGATOR_OPTIONS = ("agg", "aggregator", "aggregate")
+"""One concept, one option name (`agg`); the others are older spellings some strategies' fields
+still carry."""
 
 STRATEGIES = {
     "allpairs": "rankpipe.strategies.allpairs:AllPairs",
@@ -42,12 +50,14 @@ def make_strategy(spec: str) -> Strategy:
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls) if f.init}
     options: dict[str, object] = {}
-    for item in (p.strip() for p in rest.split(",") if p.strip()):
+    for item in split_items(rest):
         key, eq, raw = item.partition("=")
-        key = key.strip()
+        key = _field_name(spec, key.strip(), fields)
         if not eq or key not in fields:
             takes = ", ".join(sorted(fields)) or "none"
             raise InputError(f"strategy {spec!r}: {item!r} is not an option; {name} takes {takes}")
+        if key in options:
+            raise InputError(f"strategy {spec!r}: option {key} is given twice")
         options[key] = _convert(spec, key, raw.strip(), hints[key])
     try:
         return cls(**options)  # type: ignore[no-any-return]
@@ -63,13 +73,14 @@ def _convert(spec: str, key: str, raw: str, kind: object) -> object:
             choices = ", ".join(map(str, typing.get_args(kind)))
             raise InputError(f"strategy {spec!r}: {key} must be one of {choices}")
         return raw
-    try:
-        if target is bool:
-            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                raise ValueError(raw)
-            return raw.lower() in ("1", "true", "yes")
-        return target(raw)  # type: ignore[operator]
-    except (TypeError, ValueError):
-        raise InputError(
-            f"strategy {spec!r}: {key}={raw!r} is not a valid {getattr(target, '__name__', target)}"
-        ) from None
+    return typed_value(f"strategy {spec!r}", key, raw, target)  # type: ignore[arg-type]
+
+
+def _field_name(spec: str, key: str, fields: set[str]) -> str:
+    """The strategy's own field for an aggregator option: `agg` is the name everywhere; the older
+    `aggregator`/`aggregate` spellings are accepted with a deprecation note."""
+    if key not in AGGREGATOR_OPTIONS:
+        return key
+    if key != "agg":
+        log.warning("strategy %r: %s= is deprecated; write agg=", spec, key)
+    return next((name for name in AGGREGATOR_OPTIONS if name in fields), key)
