@@ -5,12 +5,13 @@ carry its own `qid` (written by rankpipe, so that a query without hits keeps its
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from rankpipe.atomic import atomic_write
-from rankpipe.data.textfile import read_text
+from rankpipe.data.textfile import identifier_problem, read_text
 from rankpipe.data.types import Candidate, Query, QueryCandidates, Run
 from rankpipe.errors import InputError, line_error
 
@@ -48,6 +49,8 @@ def _records(path: str | Path) -> Iterator[tuple[str, Any]]:
 
 
 def _parse_record(where: str, record: Any) -> QueryCandidates:
+    """One query's record. A hit without text (`content` missing, null, not a string, or blank) is
+    refused rather than judged as an empty passage; ids must be writable to a TREC run."""
     if not isinstance(record, dict) or "query" not in record or "hits" not in record:
         raise InputError(f"{where}: expected an object with `query` and `hits`")
     hits = record["hits"]
@@ -56,24 +59,46 @@ def _parse_record(where: str, record: Any) -> QueryCandidates:
     qid = record.get("qid", hits[0].get("qid") if hits and isinstance(hits[0], dict) else None)
     if qid is None:
         raise InputError(f"{where}: no qid (give `qid` on the record or on its hits)")
-    text = str(record["query"]).strip()
-    if not text:
+    qid = _identifier(where, "qid", qid)
+    if not isinstance(record["query"], str):
+        raise InputError(f"{where}: query {qid}: `query` must be a string")
+    if not record["query"].strip():
         raise InputError(f"{where}: query {qid} has no text")
+    text = record["query"].strip()
     candidates = []
     for position, hit in enumerate(hits, start=1):
         if not isinstance(hit, dict) or "docid" not in hit or "content" not in hit:
             raise InputError(f"{where}: hit {position} needs `docid` and `content`")
+        docid = _identifier(f"{where}: hit {position}", "docid", hit["docid"])
+        content = hit["content"]
+        if not isinstance(content, str) or not content.strip():
+            raise InputError(
+                f"{where}: hit {position} (docid {docid}) has no text "
+                f"(`content` must be a non-empty string, got {json.dumps(content)[:40]})"
+            )
         try:
             score = float(hit.get("score", 0.0))
             rank = int(hit.get("rank", position))
         except (TypeError, ValueError):
             raise InputError(f"{where}: hit {position} has a non-numeric score or rank") from None
-        candidates.append(Candidate(str(hit["docid"]), str(hit["content"]), score, rank))
+        if not math.isfinite(score):
+            raise InputError(f"{where}: hit {position} (docid {docid}) has score {score}")
+        candidates.append(Candidate(docid, content, score, rank))
     candidates.sort(key=lambda c: c.rank)
     try:
-        return QueryCandidates(Query(str(qid), text), tuple(candidates))
+        return QueryCandidates(Query(qid, text), tuple(candidates))
     except ValueError as error:
         raise InputError(f"{where}: {error}") from None
+
+
+def _identifier(where: str, what: str, value: Any) -> str:
+    """A qid or docid (a string, or an integer written as one) fit for a TREC run."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InputError(f"{where}: {what} must be a string or an integer, got {value!r}")
+    problem = identifier_problem(str(value))
+    if problem:
+        raise InputError(f"{where}: {what} {str(value)!r} {problem}")
+    return str(value)
 
 
 def write_candidates(items: Iterable[QueryCandidates], path: str | Path) -> None:

@@ -1,9 +1,13 @@
-"""Open input files (plain or gzip) with a clear error when they are missing or unreadable."""
+"""Open input files (plain or gzip) with a clear error when they are missing or unreadable; a
+leading UTF-8 byte order mark is skipped. Identifiers (qids, docids, tags) are checked here, on
+reading and on writing: TREC files separate fields by whitespace, so an identifier holding
+whitespace, a control character or a stray byte order mark cannot be written and read back."""
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -17,8 +21,8 @@ def open_text(path: str | Path) -> TextIO:
         raise InputError(f"{path}: no such file")
     try:
         if path.suffix == ".gz":
-            return gzip.open(path, "rt", encoding="utf-8")
-        return open(path, encoding="utf-8")
+            return gzip.open(path, "rt", encoding="utf-8-sig")
+        return open(path, encoding="utf-8-sig")
     except OSError as error:
         raise InputError(f"{path}: cannot open it ({error.strerror or error})") from None
 
@@ -47,3 +51,51 @@ def numbered_lines(path: str | Path) -> Iterator[tuple[int, str]]:
             line = line.rstrip("\r\n")
             if line.strip():
                 yield number, line
+
+
+BOM = "\ufeff"
+
+
+def describe_char(char: str) -> str:
+    """`U+00A0 (NO-BREAK SPACE)`: a character as a message names it."""
+    return f"U+{ord(char):04X} ({unicodedata.name(char, 'unnamed')})"
+
+
+def _is_separator(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) == "Cc" or char == BOM
+
+
+def identifier_problem(value: str) -> str | None:
+    """Why `value` cannot be an identifier in a TREC or TSV file (empty; whitespace, a control
+    character or a byte order mark inside), or None."""
+    if not value:
+        return "is empty"
+    for column, char in enumerate(value, start=1):
+        if _is_separator(char):
+            return f"holds {describe_char(char)} at character {column}"
+    return None
+
+
+def check_identifier(what: str, value: object) -> str:
+    """`value` as an identifier for writing, or an InputError naming it (`docid 'a b' of query
+    q1 holds U+0020 (SPACE) at character 2`)."""
+    text = str(value)
+    problem = identifier_problem(text)
+    if problem:
+        raise InputError(
+            f"{what} {text!r} {problem}: identifiers cannot hold whitespace or control characters"
+        )
+    return text
+
+
+def split_fields(path: str | Path, number: int, line: str) -> list[str]:
+    """The whitespace-separated fields of a TREC line; a separator other than spaces and tabs (a
+    no-break space, a form feed, a byte order mark) is an InputError naming the line and the
+    character, since it would silently split or join fields."""
+    for column, char in enumerate(line, start=1):
+        if char not in " \t" and _is_separator(char):
+            raise InputError(
+                f"line {number} of {path}: unexpected {describe_char(char)} at character "
+                f"{column} (fields are separated by spaces or tabs)"
+            )
+    return line.split()

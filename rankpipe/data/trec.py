@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
 from rankpipe.atomic import atomic_write
-from rankpipe.data.textfile import numbered_lines
+from rankpipe.data.textfile import check_identifier, numbered_lines, split_fields
 from rankpipe.data.types import Qrels, Ranking, Run
 from rankpipe.errors import InputError, line_error
 
@@ -15,10 +16,11 @@ def read_run(path: str | Path) -> Run:
     """Read a 6-column TREC run. Each query's entries are ordered by score, best first
     (ties keep file order), which is how trec_eval reads a run.
 
-    Raises InputError on a malformed line, a duplicate docid within a query, or an empty file."""
+    Raises InputError on a malformed line, a score that is not a finite number, a duplicate docid
+    within a query, or an empty file."""
     rows: dict[str, list[tuple[float, int, str]]] = {}
     for number, line in numbered_lines(path):
-        fields = line.split()
+        fields = split_fields(path, number, line)
         if len(fields) != 6:
             raise line_error(
                 path, number, f"expected 6 fields (qid Q0 docid rank score tag), got {len(fields)}"
@@ -32,6 +34,8 @@ def read_run(path: str | Path) -> Run:
             value = float(score)
         except ValueError:
             raise line_error(path, number, f"score must be a number, got {score!r}") from None
+        if not math.isfinite(value):
+            raise line_error(path, number, f"score must be a finite number, got {score!r}")
         entries = rows.setdefault(qid, [])
         if any(d == docid for _, _, d in entries):
             raise line_error(path, number, f"docid {docid} appears twice for query {qid}")
@@ -46,7 +50,17 @@ def read_run(path: str | Path) -> Run:
 
 
 def write_run(run: Mapping[str, Ranking], path: str | Path, tag: str = "rankpipe") -> None:
-    """Write a 6-column TREC run atomically (ranks 1..n in the ranking's order)."""
+    """Write a 6-column TREC run atomically (ranks 1..n in the ranking's order).
+
+    Raises InputError, writing nothing, when an identifier or the tag holds whitespace or a
+    control character, or a score is not finite: the file could not be read back."""
+    check_identifier("run tag", tag)
+    for qid, ranking in run.items():
+        check_identifier("qid", qid)
+        for docid, score in zip(ranking.docids, ranking.scores, strict=True):
+            check_identifier(f"docid (query {qid})", docid)
+            if not math.isfinite(score):
+                raise InputError(f"query {qid}, docid {docid}: score {score} is not finite")
     with atomic_write(path) as out:
         for qid, ranking in run.items():
             hits = zip(ranking.docids, ranking.scores, strict=True)
@@ -58,7 +72,7 @@ def read_qrels(path: str | Path) -> Qrels:
     """Read 4-column graded qrels; raises InputError on a malformed line or an empty file."""
     qrels: Qrels = {}
     for number, line in numbered_lines(path):
-        fields = line.split()
+        fields = split_fields(path, number, line)
         if len(fields) != 4:
             raise line_error(
                 path, number, f"expected 4 fields (qid iter docid grade), got {len(fields)}"
@@ -68,13 +82,23 @@ def read_qrels(path: str | Path) -> Qrels:
             label = int(grade)
         except ValueError:
             raise line_error(path, number, f"grade must be an integer, got {grade!r}") from None
-        qrels.setdefault(qid, {})[docid] = label
+        labels = qrels.setdefault(qid, {})
+        if labels.get(docid, label) != label:
+            raise line_error(
+                path, number, f"docid {docid} of query {qid} is graded {labels[docid]} before"
+            )
+        labels[docid] = label
     if not qrels:
         raise InputError(f"{path}: the qrels file is empty")
     return qrels
 
 
 def write_qrels(qrels: Mapping[str, Mapping[str, int]], path: str | Path) -> None:
+    """Write 4-column qrels atomically; identifiers are checked as `write_run` checks them."""
+    for qid, labels in qrels.items():
+        check_identifier("qid", qid)
+        for docid in labels:
+            check_identifier(f"docid (query {qid})", docid)
     with atomic_write(path) as out:
         for qid, labels in qrels.items():
             for docid, grade in labels.items():

@@ -49,7 +49,12 @@ def evaluate(
     qrels: Qrels | Mapping[str, Mapping[str, int]] | str | Path,
     metrics: Sequence[str] = DEFAULT_METRICS,
 ) -> Evaluation:
-    """Evaluate a run (file path or in-memory) against qrels (file path or in-memory)."""
+    """Evaluate a run (file path or in-memory) against qrels (file path or in-memory).
+
+    Raises InputError when no query of the run has qrels (there would be nothing to average: the
+    wrong qrels file, or query ids spelt differently)."""
+    run_name = f"run {run}" if isinstance(run, (str, Path)) else "the run"
+    qrels_name = f"qrels {qrels}" if isinstance(qrels, (str, Path)) else "the qrels"
     run = read_run(run) if isinstance(run, (str, Path)) else run
     qrels = read_qrels(qrels) if isinstance(qrels, (str, Path)) else qrels
     if not run:
@@ -57,6 +62,11 @@ def evaluate(
     measures = parse_metrics(metrics)
     judged = {qid: dict(labels) for qid, labels in qrels.items()}
     scored = {qid: scores for qid, scores in run_as_dict(run).items() if qid in judged}
+    if not scored:
+        raise InputError(
+            f"none of the {len(run)} queries of {run_name} is in {qrels_name} "
+            f"({len(judged)} queries): {_overlap_hint(run, judged)}"
+        )
     missing = tuple(q for q in judged if q not in run)
     per_query: dict[str, dict[str, float]] = {qid: {} for qid in (*scored, *missing)}
     for metric in ir_measures.iter_calc(measures, judged, scored):
@@ -76,3 +86,13 @@ def evaluate(
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else math.nan
+
+
+def _overlap_hint(run: Mapping[str, object], qrels: Mapping[str, object]) -> str:
+    """A few query ids of each side, for a message about their mismatch."""
+
+    def sample(ids: Mapping[str, object]) -> str:
+        shown = ", ".join(list(ids)[:3])
+        return f"{shown}, ..." if len(ids) > 3 else shown
+
+    return f"run queries {sample(run)}; qrels queries {sample(qrels)}"

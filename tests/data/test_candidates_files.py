@@ -19,9 +19,14 @@ from rankpipe.data.trec import read_run
 from rankpipe.data.types import Candidate, Query, QueryCandidates, Ranking, run_from_candidates
 from rankpipe.errors import InputError
 
-TOKEN = st.text(st.characters(exclude_categories=("Z", "Cc", "Cs")), min_size=1, max_size=8)
+TOKEN = st.text(
+    st.characters(exclude_categories=("Z", "Cc", "Cs"), exclude_characters="\ufeff"),
+    min_size=1,
+    max_size=8,
+)
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
 QUERY_TEXT = TEXT.map(str.strip).filter(bool)
+PASSAGE_TEXT = TEXT.filter(str.strip)
 
 
 @st.composite
@@ -30,7 +35,12 @@ def candidate_sets(draw: st.DrawFn) -> list[QueryCandidates]:
     for qid in draw(st.lists(TOKEN, min_size=1, max_size=3, unique=True)):
         docids = draw(st.lists(TOKEN, max_size=5, unique=True))
         candidates = tuple(
-            Candidate(docid, draw(TEXT), draw(st.floats(allow_nan=False)), rank)
+            Candidate(
+                docid,
+                draw(PASSAGE_TEXT),
+                draw(st.floats(allow_nan=False, allow_infinity=False)),
+                rank,
+            )
             for rank, docid in enumerate(docids, start=1)
         )
         items.append(QueryCandidates(Query(qid, draw(QUERY_TEXT)), candidates))

@@ -16,11 +16,18 @@ from rankpipe.data.datasets import DEMO_DIR
 from rankpipe.data.topics import read_topics, write_topics
 from rankpipe.data.types import Query
 
-TOKEN = st.text(st.characters(exclude_categories=("Z", "Cc", "Cs")), min_size=1, max_size=8)
+TOKEN = st.text(
+    st.characters(exclude_categories=("Z", "Cc", "Cs"), exclude_characters="\ufeff"),
+    min_size=1,
+    max_size=8,
+)
 WORDS = st.lists(TOKEN, min_size=1, max_size=6).map(" ".join)
 """Text as a TSV field holds it: words separated by single spaces."""
-ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40).map(str.strip)
-"""Text as JSON holds it: tabs, newlines, U+2028 and all; readers strip the ends."""
+ANY_TEXT = (
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=40).map(str.strip).filter(bool)
+)
+"""Text as JSON holds it: tabs, newlines, U+2028 and all; readers strip the ends (and refuse a
+passage with none)."""
 
 
 @settings(max_examples=60, deadline=None)

@@ -17,8 +17,12 @@ from rankpipe.data.types import Ranking
 from rankpipe.errors import InputError
 
 # Identifiers as TREC files hold them: non-empty, no whitespace, no control characters.
-TOKEN = st.text(st.characters(exclude_categories=("Z", "Cc", "Cs")), min_size=1, max_size=8)
-SCORE = st.floats(allow_nan=False)
+TOKEN = st.text(
+    st.characters(exclude_categories=("Z", "Cc", "Cs"), exclude_characters="\ufeff"),
+    min_size=1,
+    max_size=8,
+)
+SCORE = st.floats(allow_nan=False, allow_infinity=False)
 
 
 @st.composite
