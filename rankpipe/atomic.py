@@ -1,14 +1,33 @@
-"""Write outputs through a temporary file and a rename, so no half-written file is ever left."""
+"""Write outputs through a temporary file and a rename, so no half-written file is ever left; check
+before any work that the outputs can be written at all.
+
+A temporary file is named `.NAME.rankpipe-tmp-PID` beside its target. A process killed while
+writing (kill -9) leaves one behind; the next write to the same target removes those of processes
+no longer alive. `written_together()` defers the renames of the writes inside it to its end, so a
+run and its cost ledger appear both or neither."""
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import gzip
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from rankpipe.errors import InputError
+
+TMP_MARK = ".rankpipe-tmp-"
+
+_pending: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar(
+    "rankpipe_atomic_pending", default=None
+)
+"""(temporary file, target) pairs written inside `written_together()`, renamed at its end."""
+
+
+def temporary_path(path: Path, pid: int | None = None) -> Path:
+    return path.with_name(f".{path.name}{TMP_MARK}{os.getpid() if pid is None else pid}")
 
 
 @contextlib.contextmanager
@@ -17,7 +36,9 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     A text file whose name ends in .gz is gzip-compressed, as the readers expect."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path)
+    tmp = temporary_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # the umask applies
     try:
         with os.fdopen(fd, "wb") as raw:
             if "b" in mode:
@@ -30,16 +51,87 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
                     yield handle
             raw.flush()
             os.fsync(raw.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private: give the usual mode
-        os.replace(tmp, path)
+        pending = _pending.get()
+        if pending is None:
+            os.replace(tmp, path)
+        else:
+            pending.append((tmp, path))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
 
 
-def _umask() -> int:
-    """This process's umask (reading it means setting it, so it is set back at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+@contextlib.contextmanager
+def written_together() -> Iterator[None]:
+    """Atomic writes inside this block are renamed into place together when it ends, or all
+    deleted when it fails: outputs that belong together (a run and its ledger) appear both or
+    neither."""
+    if _pending.get() is not None:  # nested: the outer block renames
+        yield
+        return
+    pending: list[tuple[Path, Path]] = []
+    token = _pending.set(pending)
+    try:
+        yield
+        while pending:
+            tmp, path = pending[0]
+            os.replace(tmp, path)
+            pending.pop(0)
+    finally:
+        _pending.reset(token)
+        for tmp, _ in pending:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files beside `path` left by processes that are no longer alive;
+    returns them."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for candidate in path.parent.glob(f".{_glob_escape(path.name)}{TMP_MARK}*"):
+            pid = candidate.name.rpartition(TMP_MARK)[2]
+            if pid.isdigit() and not _alive(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    candidate.unlink()
+                    removed.append(candidate)
+    return removed
+
+
+def check_writable(path: str | Path, what: str) -> None:
+    """Raise InputError, before any work is done, when `path` cannot be written: it is a
+    directory, something on its way is a file, or its folder cannot take new files. Creates
+    nothing (a missing folder is made when writing)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {path}: is a directory; give a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"{what} {path}: {folder} is not a directory")
+    probe = folder / f".rankpipe-probe-{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except FileExistsError:
+        pass  # another probe of this process: the folder takes files
+    except OSError as error:
+        raise InputError(
+            f"{what} {path}: cannot write in {folder} ({error.strerror or error})"
+        ) from None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
