@@ -1,7 +1,12 @@
-"""The `rankpipe` command: one subcommand per module in rankpipe.cli.
+"""The `rankpipe` command: one subcommand per entry of COMMANDS.
 
 Exit codes: 0 success, 2 bad input (a one-line message naming the file, line and expectation),
-1 internal error (set RANKPIPE_DEBUG=1 for the traceback)."""
+1 internal error (set RANKPIPE_DEBUG=1 for the traceback).
+
+Only the module of the command being run is imported (the others are listed by name and help), so
+`rankpipe --help` answers without loading torch, transformers, pandas or ir-measures. To add a
+command, give its name, module and one-line help in COMMANDS; the module's `register(subparsers)`
+adds it with its options (tests/test_cli.py checks that the help here and there agree)."""
 
 from __future__ import annotations
 
@@ -11,23 +16,52 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from rankpipe import __version__
 from rankpipe.errors import InputError
 
-SUBCOMMAND_MODULES = (
-    "rankpipe.cli.rerank",
-    "rankpipe.cli.evaluate",
-    "rankpipe.cli.convert",
-    "rankpipe.cli.cache",
-    "rankpipe.cli.compare",
-    "rankpipe.cli.retrieval",
-)
-"""Each module's `register(subparsers)` adds its subcommands, in this order."""
+COMMANDS: dict[str, tuple[str, str]] = {
+    "rerank": (
+        "rankpipe.cli.rerank",
+        "rerank candidates with a pairwise (or listwise) judge and a strategy",
+    ),
+    "evaluate": (
+        "rankpipe.cli.evaluate",
+        "TREC metrics of runs (ir-measures), with significance tests",
+    ),
+    "convert": (
+        "rankpipe.cli.convert",
+        "convert between candidates files (JSONL with texts) and TREC runs",
+    ),
+    "cache": ("rankpipe.cli.cache", "inspect, check, clear or export the judgment cache"),
+    "compare": (
+        "rankpipe.cli.compare",
+        "compare strategies by effectiveness and inference cost (batching, caching)",
+    ),
+    "plan": (
+        "rankpipe.cli.compare",
+        "recommend the strategy with the best nDCG@10 within a budget, from a compare run",
+    ),
+    "index": (
+        "rankpipe.cli.retrieval",
+        "index a corpus for first-stage retrieval (BM25 or a dense bi-encoder)",
+    ),
+    "retrieve": (
+        "rankpipe.cli.retrieval",
+        "retrieve the top k passages of an index for each query; writes a TREC run",
+    ),
+    "fuse": ("rankpipe.cli.retrieval", "fuse TREC runs by reciprocal rank fusion"),
+}
+"""command -> (the module that registers it, its one-line help). Commands of one module stay
+together, in the order the module registers them."""
+
+TOP_LEVEL_FLAGS = ("-v", "--verbose")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The `rankpipe` parser. The commands in `load` (all when None) come with their options,
+    which imports their modules; the others are listed by name and help only."""
     parser = argparse.ArgumentParser(
         prog="rankpipe",
         description="Rerank and evaluate search results with LLM pairwise judgments.",
@@ -37,13 +71,31 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log what happens (judge fallbacks, retries)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
-        importlib.import_module(name).register(commands)
+    modules = {COMMANDS[name][0] for name in (COMMANDS if load is None else load)}
+    registered: set[str] = set()
+    for name, (module, help_text) in COMMANDS.items():
+        if module in modules:
+            if module not in registered:
+                importlib.import_module(module).register(commands)
+                registered.add(module)
+        else:
+            commands.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command `argv` names (its first word that is not a top-level flag), if it is one."""
+    for word in argv:
+        if word in TOP_LEVEL_FLAGS:
+            continue
+        return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = command_of(argv)
+    parser = build_parser([command] if command else [])
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
