@@ -187,10 +187,6 @@ def test_evaluate_reports_queries_missing_on_either_side(
             "--run needs --corpus FILE and --topics FILE",
         ),
         (["convert", "--output", "{tmp}/x.trec"], "give either --candidates FILE or --run RUN"),
-        (
-            ["convert", *DEMO_RUN_WITH_TEXTS, "--depth", "0", "--output", "{tmp}/x.jsonl"],
-            "--depth must be at least 1, got 0",
-        ),
     ],
     ids=[
         "metric",
@@ -199,7 +195,6 @@ def test_evaluate_reports_queries_missing_on_either_side(
         "malformed-candidates",
         "no-corpus",
         "no-source",
-        "depth",
     ],
 )
 def test_bad_input_exits_2_with_one_line(
@@ -398,7 +393,6 @@ def test_candidates_come_from_a_run_with_texts_a_candidates_file_or_a_dataset(
             "--dataset NAME",
         ),
         (["--dataset", "demo", "--candidates", "x.jsonl"], "give exactly one of"),
-        (["--dataset", "demo", "--depth", "0"], "--depth must be at least 1, got 0"),
         (["--dataset", "nope"], "unknown dataset 'nope'"),
         (
             ["--run", DEMO_RUN, "--corpus", DEMO_CORPUS],

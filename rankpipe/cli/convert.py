@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rankpipe.cli.inputs import join_files
+from rankpipe.atomic import check_writable
+from rankpipe.cli.inputs import join_files, positive_int
 from rankpipe.data.candidates import read_candidates, write_candidates
 from rankpipe.data.trec import write_run
 from rankpipe.data.types import run_from_candidates
@@ -24,7 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--run", metavar="RUN", help="a TREC run")
     parser.add_argument("--corpus", metavar="FILE", help="passages (TSV or JSONL), with --run")
     parser.add_argument("--topics", metavar="FILE", help="queries (TSV), with --run")
-    parser.add_argument("--depth", type=int, help="keep the top DEPTH per query")
+    parser.add_argument("--depth", type=positive_int, help="keep the top DEPTH per query")
     parser.add_argument(
         "--tag", default="rankpipe", help="run tag (last column) when writing a run"
     )
@@ -35,8 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_command(args: argparse.Namespace) -> int:
     if bool(args.candidates) == bool(args.run):
         raise InputError("give either --candidates FILE or --run RUN (with --corpus and --topics)")
-    if args.depth is not None and args.depth < 1:
-        raise InputError(f"--depth must be at least 1, got {args.depth}")
+    check_writable(args.output, "--output")
     if args.candidates:
         items = [
             item.truncated(args.depth) if args.depth else item

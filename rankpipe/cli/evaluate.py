@@ -7,7 +7,7 @@ import csv
 import json
 import sys
 
-from rankpipe.atomic import atomic_write
+from rankpipe.atomic import atomic_write, check_writable
 from rankpipe.data.trec import read_qrels
 from rankpipe.evaluation.metrics import DEFAULT_METRICS, Evaluation, evaluate
 from rankpipe.evaluation.significance import paired_t_tests
@@ -42,6 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    if args.per_query:
+        check_writable(args.per_query, "--per-query")
     qrels = read_qrels(args.qrels)
     results = {path: evaluate(path, qrels, args.metrics) for path in args.runs}
     names = list(next(iter(results.values())).aggregate)

@@ -1,11 +1,15 @@
-"""Shared CLI options: where candidates come from, and where judgments are cached."""
+"""Shared CLI options: where candidates come from, where judgments are cached; typed option values
+checked by argparse before anything is loaded, and pre-flight checks of the outputs."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rankpipe.atomic import check_writable
 from rankpipe.cache import default_cache_path
 from rankpipe.data.candidates import join_candidates, read_candidates
 from rankpipe.data.corpus import read_corpus
@@ -34,7 +38,10 @@ def add_candidate_arguments(parser: argparse.ArgumentParser, qrels: bool = True)
         help="demo, dl19, dl19/contriever, noveleval, or an ir_datasets ID",
     )
     group.add_argument(
-        "--depth", type=int, default=100, help="candidates per query to rerank (default 100)"
+        "--depth",
+        type=positive_int,
+        default=100,
+        help="candidates per query to rerank (default 100)",
     )
     if qrels:
         group.add_argument(
@@ -50,8 +57,6 @@ def load_candidates(args: argparse.Namespace) -> tuple[list[QueryCandidates], Qr
             "give exactly one of --candidates FILE, --run RUN (with --corpus, --topics), "
             "--dataset NAME"
         )
-    if args.depth is not None and args.depth < 1:
-        raise InputError(f"--depth must be at least 1, got {args.depth}")
     qrels = read_qrels(args.qrels) if getattr(args, "qrels", None) else None
     if args.dataset:
         dataset = load_dataset(args.dataset, args.depth)
@@ -94,3 +99,79 @@ def cache_path(args: argparse.Namespace) -> Path | None:
 def show_progress() -> bool:
     """Progress bars when a person watches (stderr is a terminal)."""
     return sys.stderr.isatty()
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (`--top-k 0` is refused before any work)."""
+    return _integer(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return _integer(text, 0)
+
+
+def _integer(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+    return value
+
+
+def finite_float(
+    minimum: float | None = None, maximum: float | None = None
+) -> Callable[[str], float]:
+    """An argparse type: a finite number, within [minimum, maximum] when given."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, got {text}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:g}, got {text}")
+        return value
+
+    return parse
+
+
+def check_outputs(outputs: Sequence[tuple[str | Path | None, str]]) -> None:
+    """Pre-flight: every (path, option) can be written and no two options name the same file;
+    raises InputError naming the first that cannot, before any judging is paid for."""
+    seen: dict[Path, str] = {}
+    for path, option in outputs:
+        if path is None:
+            continue
+        check_writable(path, option)
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            raise InputError(f"{option} {path}: the same file as {seen[resolved]}")
+        seen[resolved] = option
+
+
+def check_qrels_cover(items: Sequence[QueryCandidates], qrels: Qrels | None, source: str) -> None:
+    """With qrels, the queries to rerank must be judged in them: none -> InputError (the wrong
+    file, or query ids spelt differently); some -> a note with the counts."""
+    if not qrels:
+        return
+    qids = [item.query.qid for item in items]
+    judged = [qid for qid in qids if qid in qrels]
+    if not judged:
+        shown = ", ".join(qids[:3]) + (", ..." if len(qids) > 3 else "")
+        known = ", ".join(list(qrels)[:3]) + (", ..." if len(qrels) > 3 else "")
+        raise InputError(
+            f"{source}: none of the {len(qids)} queries ({shown}) is in the qrels "
+            f"({len(qrels)} queries: {known})"
+        )
+    if len(judged) < len(qids):
+        print(
+            f"note: {len(qids) - len(judged)} of {len(qids)} queries have no qrels; "
+            f"effectiveness is reported over the {len(judged)} judged ones",
+            file=sys.stderr,
+        )

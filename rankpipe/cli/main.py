@@ -52,6 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "retrieve the top k passages of an index for each query; writes a TREC run",
     ),
     "fuse": ("rankpipe.cli.retrieval", "fuse TREC runs by reciprocal rank fusion"),
+    "distill": (
+        "rankpipe.cli.distill",
+        "distill a judge's pairwise preferences into a dense retriever (PairDistill)",
+    ),
 }
 """command -> (the module that registers it, its one-line help). Commands of one module stay
 together, in the order the module registers them."""
@@ -92,6 +96,21 @@ def command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+def quiet_third_party_progress() -> None:
+    """No progress bars from huggingface_hub, transformers or datasets (model downloads and
+    loading) when stderr is not a terminal: in a log file they are noise."""
+    if sys.stderr.isatty():
+        return
+    for variable in ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+        os.environ.setdefault(variable, "1")
+    if "huggingface_hub" in sys.modules:  # read the variable at import: tell it directly
+        sys.modules["huggingface_hub"].utils.disable_progress_bars()
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+    if "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = command_of(argv)
@@ -101,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="rankpipe: %(levelname)s: %(message)s",
     )
+    quiet_third_party_progress()
     try:
         return int(args.handler(args) or 0)
     except InputError as error:

@@ -5,19 +5,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
+from rankpipe.atomic import written_together
 from rankpipe.cli.inputs import (
     add_cache_arguments,
     add_candidate_arguments,
     cache_path,
+    check_outputs,
+    check_qrels_cover,
     load_candidates,
+    positive_int,
     show_progress,
 )
+from rankpipe.data.textfile import check_identifier
 from rankpipe.data.trec import write_run
-from rankpipe.data.types import run_from_candidates
-from rankpipe.errors import JudgeError
+from rankpipe.data.types import QueryCandidates, run_from_candidates
+from rankpipe.errors import InputError, JudgeError
 from rankpipe.evaluation.metrics import evaluate
 from rankpipe.rerank import rerank
+from rankpipe.strategies.base import Strategy
+from rankpipe.strategies.quicksort import QuickSelect
+from rankpipe.strategies.registry import make_strategy
 
 DEFAULT_JUDGE = "embed:sentence-transformers/all-MiniLM-L6-v2"
 
@@ -46,7 +55,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "jointrank, cascade (default heapsort)",
     )
     parser.add_argument(
-        "--top-k", type=int, default=10, help="positions the strategy decides (default 10)"
+        "--top-k",
+        type=positive_int,
+        default=10,
+        help="positions the strategy decides (default 10)",
     )
     parser.add_argument(
         "--output", required=True, metavar="RUN", help="the reranked TREC run to write"
@@ -54,35 +66,59 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--cost", metavar="FILE", help="cost ledger (default RUN.cost.json)")
     add_cache_arguments(parser, no_cache_help="keep judgments in memory only")
     parser.add_argument(
-        "--batch-size", type=int, default=32, help="prompts per judge call (default 32)"
+        "--batch-size",
+        type=positive_int,
+        default=32,
+        help="prompts per judge call (default 32)",
     )
-    orders = parser.add_mutually_exclusive_group()
-    orders.add_argument(
-        "--both-orders",
-        dest="both_orders",
+    parser.add_argument(
+        "--orders",
+        choices=("both", "one"),
+        default="both",
+        help="both: ask (A,B) and (B,A) and average, PRP's fix for position bias (the default); "
+        "one: ask (A,B) only",
+    )
+    # the older spellings, kept working but no longer shown
+    parser.add_argument(
+        "--both-orders", dest="orders", action="store_const", const="both", help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--one-order", dest="orders", action="store_const", const="one", help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--reuse-reversed",
         action="store_true",
-        default=True,
-        help="ask (A,B) and (B,A) and average (default)",
-    )
-    orders.add_argument(
-        "--one-order", dest="both_orders", action="store_false", help="ask (A,B) only"
+        help="with --orders one: let a cached answer to (B,A) answer (A,B) too (fewer inferences, "
+        "but the output then depends on what else the cache holds)",
     )
     parser.add_argument("--tag", help="run tag (default rankpipe-STRATEGY)")
     parser.set_defaults(handler=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    items, qrels = load_candidates(args)
     cache = cache_path(args)
+    cost_path = args.cost or f"{args.output}.cost.json"
+    check_outputs([(args.output, "--output"), (cost_path, "--cost"), (cache, "--cache")])
+    tag = args.tag or f"rankpipe-{args.strategy.partition(':')[0]}"
+    try:
+        check_identifier("run tag", tag)
+    except InputError as error:
+        raise InputError(f"--tag: {error}") from None
+    if args.reuse_reversed and args.orders != "one":
+        raise InputError("--reuse-reversed: only with --orders one")
+    strategy = make_strategy(args.strategy)
+    items, qrels = load_candidates(args)
+    check_qrels_cover(items, qrels, "--qrels" if args.qrels else f"--dataset {args.dataset}")
+    _announce_substitution(strategy, items, args.top_k, args.orders)
     try:
         result = rerank(
             items,
             args.judge,
-            args.strategy,
+            strategy,
             args.top_k,
             cache=cache,
             batch_size=args.batch_size,
-            both_orders=args.both_orders,
+            both_orders=args.orders == "both",
             qrels=qrels,
             progress=show_progress(),
         )
@@ -96,10 +132,9 @@ def run_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    strategy_name = args.strategy.partition(":")[0]
-    write_run(result.run, args.output, tag=args.tag or f"rankpipe-{strategy_name}")
-    cost_path = args.cost or f"{args.output}.cost.json"
-    result.cost.write(cost_path)
+    with written_together():  # the run and its ledger: both or neither
+        write_run(result.run, args.output, tag=tag)
+        result.cost.write(cost_path)
     total = result.cost.total()
     print(
         f"reranked {len(items)} queries with {args.strategy} / {args.judge}: "
@@ -122,3 +157,30 @@ def run_command(args: argparse.Namespace) -> int:
         for name in after:
             print(f"  {name:<14} first stage {before[name]:.4f}  reranked {after[name]:.4f}")
     return 0
+
+
+def _announce_substitution(
+    strategy: Strategy, items: Sequence[QueryCandidates], top_k: int, orders: str
+) -> None:
+    """Say so on stderr when quickselect will order whole queries all-pairs (a query of at most
+    `allpairs_size` candidates, by default 2 x top-k: at the demo's depth 20 with top-k 10, all of
+    them), with the prompts that costs: far more than the name suggests."""
+    if not isinstance(strategy, QuickSelect):
+        return
+    whole = []
+    for item in items:
+        n = len(item.candidates)
+        size = 2 * min(top_k, n) if strategy.allpairs_size is None else strategy.allpairs_size
+        if 1 < n <= size:
+            whole.append(n)
+    if not whole:
+        return
+    comparisons = sum(n * (n - 1) // 2 for n in whole)
+    prompts = comparisons * (2 if orders == "both" else 1)
+    size_name = strategy.allpairs_size or "2 x top-k"
+    print(
+        f"note: quickselect orders {len(whole)} of {len(items)} queries all-pairs (those of at "
+        f"most allpairs_size={size_name} candidates): {comparisons:,} comparisons, {prompts:,} "
+        "prompts; with --depth above 2 x --top-k it selects instead",
+        file=sys.stderr,
+    )
