@@ -7,7 +7,12 @@ shown order), then each adjacent pair is swapped with probability `noise`, in on
 Setwise: the members of the best grade share the probability; with probability `noise` a random
 member of a lower grade is picked instead, with probability `bias` the first shown.
 Every random draw is a function of (seed, qid, docids shown, in order), so the same prompt always
-gets the same answer, as from a model decoding greedily; `latency` seconds are slept per call."""
+gets the same answer, as from a model decoding greedily; `latency` seconds are slept per call.
+
+Tokens: with a `TokenCounter` (the spec's default: `tokenizer=HuggingFaceTB/SmolLM2-135M-Instruct`,
+`prompt=prp`, `list_prompt=rankgpt`; `tokens=false` turns it off) each answer reports the tokens
+the prompt it stands in for would have (rankpipe/judges/token_counts.py), so ledgers of sim runs
+carry real token figures. Counting never changes an answer, so it is not part of the identity."""
 
 from __future__ import annotations
 
@@ -27,7 +32,14 @@ from rankpipe.judges.base import (
     SetJudgment,
     SetPrompt,
 )
-from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
+from rankpipe.judges.spec import (
+    JudgeSpec,
+    bool_option,
+    check_options,
+    float_option,
+    int_option,
+)
+from rankpipe.judges.token_counts import DEFAULT_TOKENIZER, TokenCounter
 
 
 class SimulatedJudge:
@@ -42,6 +54,7 @@ class SimulatedJudge:
         bias: float = 0.0,
         seed: int = 0,
         latency: float = 0.0,
+        tokens: TokenCounter | None = None,
     ) -> None:
         for label, value in (("noise", noise), ("bias", bias)):
             if not 0.0 <= value <= 1.0:
@@ -55,6 +68,7 @@ class SimulatedJudge:
             f"sim:qrels#{fingerprint.hexdigest()[:12]},noise={noise},bias={bias},seed={seed}"
         )
         self.calls = 0
+        self.tokens = tokens
 
     def grade(self, qid: str, docid: str) -> int:
         return self.qrels.get(qid, {}).get(docid, 0)
@@ -65,7 +79,11 @@ class SimulatedJudge:
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
         self._pause()
-        return [self._judge_one(p) for p in prompts]
+        answers = [self._judge_one(p) for p in prompts]
+        if self.tokens is None:
+            return answers
+        counts = self.tokens.pair_prompts(prompts)
+        return [Judgment(j.p_a, n, 1) for j, n in zip(answers, counts, strict=True)]
 
     def _judge_one(self, prompt: PairPrompt) -> Judgment:
         qid = prompt.query.qid
@@ -82,7 +100,14 @@ class SimulatedJudge:
 
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
         self._pause()
-        return [self._rank_one(p) for p in prompts]
+        answers = [self._rank_one(p) for p in prompts]
+        if self.tokens is None:
+            return answers
+        counts, tokens = self.tokens.block_prompts(prompts), self.tokens
+        return [
+            BlockJudgment(j.order, n, tokens.permutation_tokens(len(j.order)))
+            for j, n in zip(answers, counts, strict=True)
+        ]
 
     def _rank_one(self, prompt: BlockPrompt) -> BlockJudgment:
         qid = prompt.query.qid
@@ -123,7 +148,7 @@ class SimulatedJudge:
 
 
 def _build(spec: JudgeSpec, qrels: Qrels | None) -> SimulatedJudge:
-    check_options(spec, {"qrels", "noise", "bias", "seed", "latency"})
+    check_options(spec, {"qrels", "noise", "bias", "seed", "latency", *TOKEN_OPTIONS})
     if spec.target:
         raise InputError(f"judge {spec}: sim takes options only, e.g. sim:qrels=FILE,noise=0.1")
     if "qrels" in spec.options:
@@ -136,6 +161,21 @@ def _build(spec: JudgeSpec, qrels: Qrels | None) -> SimulatedJudge:
         bias=float_option(spec, "bias", 0.0),
         seed=int_option(spec, "seed", 0),
         latency=float_option(spec, "latency", 0.0),
+        tokens=_counter(spec),
+    )
+
+
+TOKEN_OPTIONS = ("tokens", "tokenizer", "prompt", "list_prompt")
+
+
+def _counter(spec: JudgeSpec) -> TokenCounter | None:
+    """The token counter the spec asks for (None with tokens=false)."""
+    if not bool_option(spec, "tokens", True):
+        return None
+    return TokenCounter(
+        spec.options.get("tokenizer", DEFAULT_TOKENIZER),
+        spec.options.get("prompt", "prp"),
+        spec.options.get("list_prompt", "rankgpt"),
     )
 
 
