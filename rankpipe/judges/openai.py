@@ -1,14 +1,23 @@
 """The `openai` backend: any OpenAI-compatible completions server (`vllm serve`, TGI, llama.cpp's
-server), over plain HTTP with `requests`.
+server), or several replicas of one, over plain HTTP with `requests`.
 
-    openai:MODEL@URL[,concurrency=8,timeout=60,retries=3,backoff=0.5,logprobs=20,format=chat,...]
+    openai:MODEL@URL[|URL2|...][,concurrency=8,timeout=60,retries=3,backoff=0.5,recheck=30,
+                                 logprobs=20,format=chat,...]
 
 URL is the API base, as OpenAI clients take it (e.g. http://localhost:8000/v1); the judge POSTs to
-URL/completions, one prompt per request, up to `concurrency` requests at once. A server such as
-`vllm serve` batches the requests it holds at once: for throughput raise both `concurrency` (e.g.
-64) and the executor's --batch-size, which bounds the prompts the judge receives per call. A
-server's API key, when it needs one, comes from $OPENAI_API_KEY (never from the spec, which lands
-in logs and caches).
+URL/completions, one prompt per request, up to `concurrency` requests at once to each server. A
+server such as `vllm serve` batches the requests it holds at once: for throughput raise both
+`concurrency` (e.g. 64) and the executor's --batch-size, which bounds the prompts the judge receives
+per call. A server's API key, when it needs one, comes from $OPENAI_API_KEY (never from the spec,
+which lands in logs and caches).
+
+Several servers (`|` between URLs; quote the spec in a shell): replicas serving the same model.
+Each query's prompts go to one server (rendezvous hashing of the query id over the URLs), so the
+prefixes they share (instruction, query, passage A) stay in that server's prefix cache; within a
+call, prompts are sent grouped by query and by their text. A server that fails a request for good
+is marked down (a warning) and that query's prompts go to its next server in the same stable
+order; a down server is tried again `recheck` seconds later. A prompt fails only when every server
+has failed it.
 
 Pairwise: the prompt ends where the answer letter comes (PRP's answer prefix, "Passage"); the
 server generates one token (temperature 0) and returns its top `logprobs` alternatives, from which
@@ -24,28 +33,39 @@ here (`tokenizer=ID`, default MODEL, resolved by `rankpipe.models.resolve_model`
 answer prefix; `format=plain` sends the template's text and the answer prefix without chat markup
 (base models, or models whose tokenizer is not at hand).
 
-Failures: timeouts (`timeout` seconds per request), refused connections, HTTP 5xx and 429 are
-retried `retries` times, waiting `backoff` seconds and doubling; after the last retry a JudgeError
-names the URL, the attempts and the last error (finished batches are cached: rerunning resumes).
-Other HTTP 4xx answers (unknown model, bad request) are the user's to fix: InputError at once.
+Failures: urllib3's `Retry`, mounted on the session, retries timeouts (`timeout` seconds per
+attempt), refused connections and HTTP 408/429/5xx up to `retries` times, with urllib3's jittered
+exponential backoff (the first retry at once, then `backoff` x 2^(n-1) seconds plus up to `backoff`
+of random jitter, at most 60 s) and the server's Retry-After honoured for 429 and 503 (at most
+60 s). Every retry is counted (`CompletionsClient.retries`) and logged. After the last retry that
+server is down for the request (above); when all are, the call raises a JudgeError naming each
+server's last error and carrying the answers of the call that did succeed (`JudgeError.partial`),
+which the executor caches: rerunning resumes and pays for none of them again. An answer that is
+not a completion (a proxy's HTML page, a cut connection) is not retried on that server but sent to
+the next one. Other HTTP 4xx answers (unknown model, bad request) are the user's to fix: InputError
+at once.
 
 Identity: backend, model name as given, both prompts by name and digest, format and, when given,
-tokenizer and logprobs. The URL is left out: the same model behind two servers gives the same
-answers, so their judgments share one cache.
+tokenizer and logprobs. The URLs are left out: the same model behind any of its servers gives the
+same answers, so their judgments share one cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
@@ -72,6 +92,7 @@ OPTIONS = {
     "timeout",
     "retries",
     "backoff",
+    "recheck",
     "logprobs",
     "format",
     "tokenizer",
@@ -79,103 +100,136 @@ OPTIONS = {
     "list_prompt",
 }
 FORMATS = ("chat", "plain")
-RETRIED_STATUS = {408, 429, 500, 502, 503, 504}
+RETRIED_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+MAX_WAIT = 60.0
+"""Seconds: the longest backoff, and the longest Retry-After honoured."""
 DEFAULT_LOGPROBS = 20
+URL_SEPARATOR = "|"
+
+Answer = TypeVar("Answer")
 
 
 class TransientError(Exception):
-    """A failed attempt worth retrying (timeout, refused connection, 5xx, unreadable answer)."""
+    """A server failed a request after its retries (timeout, refused connection, 5xx: `down`), or
+    sent an answer that is not a completion (not `down`: the next server gets the request)."""
+
+    def __init__(self, message: str, down: bool = True) -> None:
+        super().__init__(message)
+        self.down = down
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """`retries` more attempts after the first, waiting `backoff` seconds and doubling."""
+    """`retries` more attempts after the first, backing off from `backoff` seconds; `timeout`
+    seconds per attempt; a down server is tried again after `recheck` seconds."""
 
     retries: int = 3
     backoff: float = 0.5
     timeout: float = 60.0
+    recheck: float = 30.0
+
+    def retry(self, on_retry: Callable[[Retry, str, float], None]) -> Retry:
+        """urllib3's Retry for one session: POST retried, jittered backoff, Retry-After honoured."""
+        return CountedRetry(
+            total=self.retries,
+            allowed_methods=frozenset({"POST"}),
+            status_forcelist=RETRIED_STATUS,
+            backoff_factor=self.backoff,
+            backoff_jitter=self.backoff,
+            backoff_max=MAX_WAIT,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+            on_retry=on_retry,
+        )
 
 
-class CompletionsClient:
-    """POSTs completion requests to one server, concurrently, with timeouts and retries."""
+class CountedRetry(Retry):
+    """urllib3's Retry, reporting every retry it grants to `on_retry(next_retry, what_failed,
+    seconds_to_wait)`, and
+    honouring Retry-After up to MAX_WAIT seconds."""
 
-    def __init__(self, url: str, model: str, policy: RetryPolicy, concurrency: int) -> None:
+    def __init__(
+        self, *args: Any, on_retry: Callable[[Retry, str, float], None] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_retry = on_retry
+
+    def new(self, **kwargs: Any) -> CountedRetry:
+        fresh = super().new(**kwargs)
+        fresh.on_retry = self.on_retry
+        return fresh  # type: ignore[return-value]
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> CountedRetry:
+        # raises MaxRetryError when no retry is left
+        granted = super().increment(method, url, response, error, _pool, _stacktrace)
+        if self.on_retry is not None:
+            failure = granted.history[-1]
+            what = f"HTTP {failure.status}" if failure.status else str(failure.error)
+            wait = granted.get_backoff_time()
+            if response is not None and self.respect_retry_after_header:
+                wait = granted.get_retry_after(response) or wait
+            self.on_retry(granted, what, wait)
+        return granted
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_WAIT)
+
+
+class Endpoint:
+    """One server: a session with the retry policy mounted, at most `concurrency` requests in
+    flight, and whether it is down (until when)."""
+
+    def __init__(
+        self, url: str, policy: RetryPolicy, concurrency: int, on_retry: Callable[..., None]
+    ) -> None:
         self.url = url.rstrip("/")
-        self.model = model
         self.policy = policy
-        self.concurrency = concurrency
-        self.retried = 0
-        """Attempts that failed and were tried again, over the client's life."""
-        self._lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(concurrency)
+        self.down_until = 0.0
+        self.last_error = ""
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=concurrency)
+        adapter = HTTPAdapter(
+            pool_connections=1,
+            pool_maxsize=concurrency,
+            max_retries=policy.retry(lambda retry, what, wait: on_retry(self, retry, what, wait)),
+        )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         key = os.environ.get("OPENAI_API_KEY")
         if key:
             self._session.headers["Authorization"] = f"Bearer {key}"
 
-    def complete_many(self, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The server's answers to `payloads`, in order; the first request that fails for good stops
-        the others and raises."""
-        stop = threading.Event()
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="openai-judge")
-        futures = [pool.submit(self._complete, payload, stop) for payload in payloads]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        failed = next((f for f in futures if f in done and f.exception() is not None), None)
-        if failed is not None:
-            stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise failed.exception()  # type: ignore[misc]
-        pool.shutdown()
-        return [f.result() for f in futures]
+    def is_up(self) -> bool:
+        """Up, or down long enough to be tried again."""
+        return time.monotonic() >= self.down_until
 
-    def _complete(self, payload: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+    def post(self, model: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The server's completion for one request, after urllib3's retries; TransientError when
+        it fails for good, InputError when the server refuses the request itself."""
         attempts = self.policy.retries + 1
-        delay = self.policy.backoff
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._post(payload)
-            except TransientError as error:
-                if attempt == attempts:
-                    raise JudgeError(
-                        f"openai server {self.url}: {attempts} attempts failed; last error: {error}"
-                    ) from None
-                if stop.is_set():
-                    raise JudgeError(f"openai server {self.url}: stopped after {error}") from None
-                with self._lock:
-                    self.retried += 1
-                log.info(
-                    "openai server %s: attempt %d of %d failed (%s); retrying in %.1f s",
-                    self.url,
-                    attempt,
-                    attempts,
-                    error,
-                    delay,
-                )
-                if stop.wait(delay):
-                    raise JudgeError(f"openai server {self.url}: stopped after {error}") from None
-                delay *= 2
-        raise AssertionError("unreachable")
-
-    def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
         try:
             response = self._session.post(
                 f"{self.url}/completions",
-                json={"model": self.model, **payload},
+                json={"model": model, **payload},
                 timeout=self.policy.timeout,
             )
-        except requests.Timeout:
-            raise TransientError(f"no answer within {self.policy.timeout:g} s") from None
+        except requests.Timeout:  # a connect timeout
+            raise self._gave_up(attempts, f"no answer within {self.policy.timeout:g} s") from None
         except requests.ConnectionError as error:
-            refused = "refused" in str(error).lower()
-            raise TransientError(
-                "connection refused (is the server running?)"
-                if refused
-                else f"cannot connect ({error})"
-            ) from None
+            raise self._gave_up(attempts, _connection_problem(error, self.policy.timeout)) from None
         if response.status_code in RETRIED_STATUS:
-            raise TransientError(f"HTTP {response.status_code}: {_server_message(response)}")
+            raise self._gave_up(
+                attempts, f"HTTP {response.status_code}: {_server_message(response)}"
+            )
         if response.status_code >= 400:
             raise InputError(
                 f"openai server {self.url} refused the request (HTTP {response.status_code}): "
@@ -185,8 +239,23 @@ class CompletionsClient:
             answer = response.json()
             answer["choices"][0]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise TransientError(f"unreadable answer: {response.text[:200]!r}") from None
+            self.last_error = f"openai server {self.url}: unreadable answer {response.text[:200]!r}"
+            raise TransientError(self.last_error, down=False) from None
         return answer  # type: ignore[no-any-return]
+
+    def _gave_up(self, attempts: int, error: str) -> TransientError:
+        noun = "attempt" if attempts == 1 else "attempts"
+        self.last_error = f"openai server {self.url}: {attempts} {noun} failed; last error: {error}"
+        return TransientError(self.last_error)
+
+
+def _connection_problem(error: requests.ConnectionError, timeout: float) -> str:
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    if isinstance(reason, ReadTimeoutError):
+        return f"no answer within {timeout:g} s"
+    if "refused" in str(error).lower():
+        return "connection refused (is the server running?)"
+    return f"cannot connect ({error})"
 
 
 def _server_message(response: requests.Response) -> str:
@@ -200,20 +269,144 @@ def _server_message(response: requests.Response) -> str:
         return response.text[:300] or response.reason
 
 
+def _rank(url: str, key: str) -> bytes:
+    return hashlib.blake2b(f"{url}\0{key}".encode(), digest_size=8).digest()
+
+
+class _Stopped(Exception):
+    """A request not sent because another one of its call failed for good."""
+
+
+class CompletionsClient:
+    """POSTs completion requests to one or more servers, concurrently, each query on its own
+    server, failing over to the others."""
+
+    def __init__(
+        self, urls: Sequence[str], model: str, policy: RetryPolicy, concurrency: int
+    ) -> None:
+        self.model = model
+        self.policy = policy
+        self.concurrency = concurrency
+        self.endpoints = [Endpoint(url, policy, concurrency, self._retried) for url in urls]
+        self.retries = 0
+        """Retries urllib3 made, over the client's life."""
+        self.failovers = 0
+        """Requests answered by a server other than their query's first (it was down)."""
+        self.requests = {endpoint.url: 0 for endpoint in self.endpoints}
+        """Requests answered, by server."""
+        self._lock = threading.Lock()
+
+    @property
+    def urls(self) -> list[str]:
+        return [endpoint.url for endpoint in self.endpoints]
+
+    def route(self, key: str) -> list[Endpoint]:
+        """The servers for a query, in the order it tries them: the same order in every process
+        (rendezvous hashing), and a server's removal moves only its own queries."""
+        return sorted(self.endpoints, key=lambda e: _rank(e.url, key), reverse=True)
+
+    def complete_many(
+        self, payloads: Sequence[dict[str, Any]], keys: Sequence[str]
+    ) -> tuple[dict[int, dict[str, Any]], JudgeError | None]:
+        """The servers' answers to `payloads` (by position), each routed by its query `key`, and
+        the error that stopped the call, if any: once one request fails for good, requests not yet
+        sent are not sent, and those in flight are kept when they succeed. InputError at once."""
+        stop = threading.Event()
+        order = sorted(range(len(payloads)), key=lambda i: (keys[i], str(payloads[i]["prompt"])))
+        workers = max(1, min(len(payloads), self.concurrency * len(self.endpoints)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-judge") as pool:
+            futures = {i: pool.submit(self._complete, payloads[i], keys[i], stop) for i in order}
+        answers: dict[int, dict[str, Any]] = {}
+        failure: JudgeError | None = None
+        for i in range(len(payloads)):
+            error = futures[i].exception()
+            if error is None:
+                answers[i] = futures[i].result()
+            elif isinstance(error, InputError):
+                raise error
+            elif isinstance(error, JudgeError) and failure is None:
+                failure = error
+            elif not isinstance(error, (JudgeError, _Stopped)):
+                raise error
+        return answers, failure
+
+    def _complete(self, payload: dict[str, Any], key: str, stop: threading.Event) -> dict[str, Any]:
+        """One request on its query's first server that is up; on failure the next one, and the
+        servers marked down last of all."""
+        if stop.is_set():
+            raise _Stopped
+        route = self.route(key)
+        failures: list[str] = []
+        for endpoint in [e for e in route if e.is_up()] + [e for e in route if not e.is_up()]:
+            try:
+                with endpoint.slots:
+                    answer = endpoint.post(self.model, payload)
+            except TransientError as error:
+                failures.append(str(error))
+                self._failed(endpoint, error)
+                continue
+            except InputError:
+                stop.set()
+                raise
+            self._answered(endpoint, failover=endpoint is not route[0])
+            return answer
+        stop.set()
+        if len(failures) == 1:
+            raise JudgeError(failures[0])
+        raise JudgeError(f"all {len(failures)} openai servers failed: {'; '.join(failures)}")
+
+    def _failed(self, endpoint: Endpoint, error: TransientError) -> None:
+        """A server that failed after its retries is down for `recheck` seconds; an unreadable
+        answer only sends this request to the next server."""
+        if not error.down:
+            log.warning("%s; sending the request to the next server", error)
+            return
+        with self._lock:
+            was_up = endpoint.is_up()
+            endpoint.down_until = time.monotonic() + self.policy.recheck
+        if was_up and len(self.endpoints) > 1:
+            log.warning(
+                "%s; marked down, its requests go to the other servers; trying it again in %g s",
+                error,
+                self.policy.recheck,
+            )
+
+    def _answered(self, endpoint: Endpoint, failover: bool) -> None:
+        with self._lock:
+            self.requests[endpoint.url] += 1
+            self.failovers += failover
+            came_back = endpoint.down_until > 0.0
+            endpoint.down_until = 0.0
+        if came_back:
+            log.warning("openai server %s answers again", endpoint.url)
+
+    def _retried(self, endpoint: Endpoint, retry: Retry, what: str, wait: float) -> None:
+        with self._lock:
+            self.retries += 1
+        left = retry.total if isinstance(retry.total, int) else 0
+        log.info(
+            "openai server %s: %s; retrying in %.1f s (%d more retries at most)",
+            endpoint.url,
+            what,
+            wait,
+            left,
+        )
+
+
 def block_max_tokens(size: int) -> int:
     """Enough tokens for a permutation of `size` identifiers written "[12] > [3] > ..."."""
     return 6 * size + 8
 
 
 class OpenAIJudge:
-    """Pairwise and listwise judgments from an OpenAI-compatible completions server."""
+    """Pairwise and listwise judgments from one or more OpenAI-compatible completions servers."""
 
     reads_text = True
 
     def __init__(
         self,
         model: str,
-        url: str,
+        url: str | Sequence[str],
         *,
         prompt: str = "prp",
         list_prompt: str = "rankgpt",
@@ -223,25 +416,30 @@ class OpenAIJudge:
         concurrency: int = 8,
         policy: RetryPolicy = RetryPolicy(),
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise InputError(f"openai judge: URL {url!r} must start with http:// or https://")
+        urls = url.split(URL_SEPARATOR) if isinstance(url, str) else list(url)
+        urls = [u.strip() for u in urls]
+        for each in urls:
+            if not each.startswith(("http://", "https://")):
+                raise InputError(f"openai judge: URL {each!r} must start with http:// or https://")
+        if len({u.rstrip("/") for u in urls}) != len(urls):
+            raise InputError(f"openai judge: a URL is given twice in {URL_SEPARATOR.join(urls)}")
         if chat_format not in FORMATS:
             raise InputError(
                 f"openai judge: format must be one of {', '.join(FORMATS)}, got {chat_format!r}"
             )
         if (
-            min(concurrency - 1, policy.retries, policy.backoff, logprobs) < 0
+            min(concurrency - 1, policy.retries, policy.backoff, policy.recheck, logprobs) < 0
             or policy.timeout <= 0
         ):
             raise InputError(
-                "openai judge: concurrency must be at least 1; retries, backoff and logprobs at "
-                "least 0; timeout above 0"
+                "openai judge: concurrency must be at least 1; retries, backoff, recheck and "
+                "logprobs at least 0; timeout above 0"
             )
         self.model = model
         self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "openai")
         self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "openai")
         self.logprobs = logprobs
-        self.client = CompletionsClient(url, model, policy, concurrency)
+        self.client = CompletionsClient(urls, model, policy, concurrency)
         self.tokenizer = load_tokenizer(tokenizer or model) if chat_format == "chat" else None
         options = f",format={chat_format}"
         options += f",tokenizer={tokenizer}" if tokenizer else ""
@@ -249,6 +447,11 @@ class OpenAIJudge:
         self.identity = (
             f"openai:{model},{prompts_identity(self.template, self.list_template)}{options}"
         )
+
+    @property
+    def retries(self) -> int:
+        """Retries made so far, over all servers (read by the telemetry decorators)."""
+        return self.client.retries
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
         request: dict[str, Any] = {"max_tokens": 1, "temperature": 0}
@@ -263,12 +466,12 @@ class OpenAIJudge:
             }
             for p in prompts
         ]
-        judgments = [self._pair_judgment(answer) for answer in self.client.complete_many(payloads)]
+        judgments = self._ask(payloads, prompts, lambda _, answer: self._pair_judgment(answer))
         invalid = sum(not j.valid for j in judgments)
         if invalid:
             log.warning(
                 "openai server %s: %d of %d answers were neither %s; scored 0.5",
-                self.client.url,
+                URL_SEPARATOR.join(self.client.urls),
                 invalid,
                 len(judgments),
                 " nor ".join(self.template.choices),
@@ -302,13 +505,33 @@ class OpenAIJudge:
             }
             for p in prompts
         ]
-        judgments = []
-        for prompt, answer in zip(prompts, self.client.complete_many(payloads), strict=True):
+
+        def read(i: int, answer: dict[str, Any]) -> BlockJudgment:
             text = self.list_template.answer_prefix + str(answer["choices"][0].get("text", ""))
-            order, repairs = parse_permutation(text, len(prompt.passages))
-            judgments.append(BlockJudgment(order, *_usage(answer), repairs=repairs))
-        warn_repairs(log, f"openai server {self.client.url}", judgments)
+            order, repairs = parse_permutation(text, len(prompts[i].passages))
+            return BlockJudgment(order, *_usage(answer), repairs=repairs)
+
+        judgments = self._ask(payloads, prompts, read)
+        warn_repairs(log, f"openai server {URL_SEPARATOR.join(self.client.urls)}", judgments)
         return judgments
+
+    def _ask(
+        self,
+        payloads: list[dict[str, Any]],
+        prompts: Sequence[PairPrompt | BlockPrompt],
+        read: Callable[[int, dict[str, Any]], Answer],
+    ) -> list[Answer]:
+        """The answers read from the servers' completions, in order; a JudgeError carrying those
+        that did come when the call failed part-way."""
+        answers, failure = self.client.complete_many(payloads, [p.query.qid for p in prompts])
+        judged = {i: read(i, answer) for i, answer in answers.items()}
+        if failure is not None:
+            raise JudgeError(
+                f"{failure} ({len(judged)} of {len(payloads)} prompts of the call were answered "
+                "and are kept)",
+                partial=judged,
+            )
+        return [judged[i] for i in range(len(payloads))]
 
 
 def _usage(answer: dict[str, Any]) -> tuple[int, int]:
@@ -344,7 +567,7 @@ def _split_target(spec: JudgeSpec) -> tuple[str, str]:
     model, at, url = spec.target.partition("@")
     if not (model and at and url):
         raise InputError(
-            f"judge {spec}: expected openai:MODEL@URL, e.g. "
+            f"judge {spec}: expected openai:MODEL@URL or openai:MODEL@URL1|URL2, e.g. "
             "openai:HuggingFaceTB/SmolLM2-135M-Instruct@http://localhost:8000/v1"
         )
     return model, url
@@ -361,11 +584,12 @@ def _build(spec: JudgeSpec) -> OpenAIJudge:
         chat_format=spec.options.get("format", "chat"),
         tokenizer=spec.options.get("tokenizer"),
         logprobs=int_option(spec, "logprobs", DEFAULT_LOGPROBS),
-        concurrency=int_option(spec, "concurrency", 8),
+        concurrency=int_option(spec, "concurrency", 8, minimum=1),
         policy=RetryPolicy(
             retries=int_option(spec, "retries", 3),
             backoff=float_option(spec, "backoff", 0.5),
             timeout=float_option(spec, "timeout", 60.0),
+            recheck=float_option(spec, "recheck", 30.0),
         ),
     )
 

@@ -40,7 +40,7 @@ def test_the_server_answers_real_dl19_pairs(url: str, dl19: Dataset) -> None:
     assert len(judgments) == 6
     assert all(0.0 <= j.p_a <= 1.0 and j.valid for j in judgments)
     assert all(j.prompt_tokens > 100 and j.completion_tokens == 1 for j in judgments)
-    assert judge.client.retried == 0
+    assert judge.client.retries == 0
 
 
 def test_the_server_ranks_a_block(url: str, dl19: Dataset) -> None:

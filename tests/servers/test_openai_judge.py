@@ -1,21 +1,19 @@
-"""The `openai` backend against a local fake completions server (standard library `http.server` in a
-thread): answers read from log-probabilities or text, retries, timeouts, refused connections,
-unusable answers, concurrency, and resuming from the cache after a failure. No model, no vLLM."""
+"""The `openai` backend against one local fake completions server (tests/servers/fake_server.py):
+answers read from log-probabilities or text, urllib3's retries (counted, Retry-After honoured),
+timeouts, refused connections, unusable answers, concurrency, the answers of a failed call kept,
+and resuming from the cache after a failure. No model, no vLLM."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pytest
+from fake_server import MODEL, Reply, completion, dead_url, prefers_a
 
 from rankpipe.cache import SQLiteCache
 from rankpipe.cli.main import main
@@ -26,91 +24,6 @@ from rankpipe.judges.openai import OpenAIJudge
 from rankpipe.judges.spec import make_judge, make_list_judge
 from rankpipe.rerank import rerank
 from rankpipe.strategies.base import Comparison, PairwiseRun
-
-MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-Reply = tuple[int, Any]
-"""(HTTP status, JSON body or raw text)"""
-
-
-@dataclass
-class FakeServer:
-    """A completions server whose answers come from `respond(request, number)` (number from 1)."""
-
-    respond: Callable[[dict[str, Any], int], Reply]
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    in_flight: int = 0
-    max_in_flight: int = 0
-    url: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def completion(
-    text: str, top: dict[str, float] | None = None, prompt_tokens: int = 57
-) -> dict[str, Any]:
-    """A legacy-format completions answer; `top` maps token text to log-probability."""
-    logprobs = None
-    if top is not None:
-        logprobs = {"tokens": [text], "token_logprobs": [max(top.values())], "top_logprobs": [top]}
-    return {
-        "id": "cmpl-1",
-        "object": "text_completion",
-        "model": MODEL,
-        "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": "length"}],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": 1,
-            "total_tokens": prompt_tokens + 1,
-        },
-    }
-
-
-def prefers_a(request: dict[str, Any], number: int) -> Reply:
-    return 200, completion(" A", {" A": math.log(0.8), " B": math.log(0.2), " The": math.log(0.01)})
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable[[dict[str, Any], int], Reply]], FakeServer]]:
-    servers: list[ThreadingHTTPServer] = []
-
-    def start(respond: Callable[[dict[str, Any], int], Reply]) -> FakeServer:
-        fake = FakeServer(respond)
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with fake.lock:
-                    fake.requests.append({"path": self.path, **request})
-                    number = len(fake.requests)
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                try:
-                    status, body = fake.respond(request, number)
-                finally:
-                    with fake.lock:
-                        fake.in_flight -= 1
-                payload = body if isinstance(body, str) else json.dumps(body)
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(payload.encode())
-                except OSError:  # the client gave up waiting (a timeout test)
-                    pass
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        return fake
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def pairs(count: int = 2) -> list[PairPrompt]:
@@ -123,14 +36,6 @@ def pairs(count: int = 2) -> list[PairPrompt]:
         )
         for i in range(count)
     ]
-
-
-def dead_url() -> str:
-    """The URL of a local port that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
 
 
 def plain_judge(url: str, options: str = "") -> OpenAIJudge:
@@ -185,14 +90,72 @@ def test_http_500_then_success_is_retried_and_counted(serve) -> None:  # noqa: A
     [judgment] = judge.judge(pairs(1))
     assert judgment.p_a == pytest.approx(0.8)
     assert len(fake.requests) == 2
-    assert judge.client.retried == 1
+    assert judge.client.retries == 1
 
 
-def test_an_unreadable_answer_is_retried(serve) -> None:  # noqa: ANN001
-    fake = serve(lambda r, n: (200, "<html>proxy error</html>") if n == 1 else prefers_a(r, n))
+def test_retry_after_is_honoured_for_503_and_each_retry_is_logged(serve, caplog) -> None:  # noqa: ANN001
+    fake = serve(
+        lambda r, n: (
+            (503, {"error": {"message": "overloaded"}}, {"Retry-After": "1"})
+            if n == 1
+            else prefers_a(r, n)
+        )
+    )
+    judge = plain_judge(fake.url)  # backoff=0: only Retry-After makes it wait
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="rankpipe.judges.openai"):
+        [judgment] = judge.judge(pairs(1))
+    assert time.monotonic() - started >= 0.9
+    assert judgment.p_a == pytest.approx(0.8) and judge.client.retries == 1
+    [line] = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert f"openai server {fake.url}: HTTP 503; retrying in 1.0 s (2 more retries" in line
+
+
+def test_429_is_retried_with_jittered_backoff_from_urllib3(serve) -> None:  # noqa: ANN001
+    fake = serve(lambda r, n: (429, {"error": "slow down"}) if n <= 2 else prefers_a(r, n))
     judge = plain_judge(fake.url)
-    assert judge.judge(pairs(1))[0].p_a == pytest.approx(0.8)
-    assert judge.client.retried == 1
+    assert judge.judge(pairs(1))[0].valid and judge.client.retries == 2
+    retry = judge.client.endpoints[0]._session.get_adapter(fake.url).max_retries
+    assert (retry.total, retry.backoff_factor, retry.backoff_jitter) == (3, 0.0, 0.0)
+    jittered = make_judge(f"openai:{MODEL}@{fake.url},format=plain,backoff=0.5")
+    assert isinstance(jittered, OpenAIJudge)
+    retry = jittered.client.endpoints[0]._session.get_adapter(fake.url).max_retries
+    assert (retry.backoff_factor, retry.backoff_jitter, retry.respect_retry_after_header) == (
+        0.5,
+        0.5,
+        True,
+    )
+    assert {429, 503} <= set(retry.status_forcelist) and "POST" in retry.allowed_methods
+
+
+def test_an_unreadable_answer_fails_that_prompt_and_keeps_the_others(serve) -> None:  # noqa: ANN001
+    garbled = "nectar and pollen 1"
+    fake = serve(
+        lambda r, n: (
+            (200, "<html>proxy error</html>") if garbled in r["prompt"] else prefers_a(r, n)
+        )
+    )
+    judge = plain_judge(fake.url, ",concurrency=1")
+    with pytest.raises(JudgeError) as failure:
+        judge.judge(pairs(3))
+    assert "unreadable answer '<html>proxy error</html>'" in str(failure.value)
+    assert judge.client.retries == 0  # nothing to gain from asking the same server again
+    assert set(failure.value.partial) == {0}  # one at a time, in order: prompt 2 was never sent
+    assert all(j.p_a == pytest.approx(0.8) for j in failure.value.partial.values())
+
+
+def test_a_call_that_fails_part_way_keeps_the_answers_that_came(serve) -> None:  # noqa: ANN001
+    # the server dies for good after 3 answers: those 3 travel with the error
+    fake = serve(lambda r, n: prefers_a(r, n) if n <= 3 else (500, {"error": "dead"}))
+    judge = plain_judge(fake.url, ",concurrency=1,retries=1")
+    with pytest.raises(JudgeError) as failure:
+        judge.judge(pairs(6))
+    error = failure.value
+    assert "HTTP 500: dead" in str(error) and "3 of 6 prompts of the call were answered" in str(
+        error
+    )
+    assert len(error.partial) == 3 and all(j.valid for j in error.partial.values())
+    assert len(fake.requests) == 3 + 2  # the failing prompt's two attempts; the rest never sent
 
 
 def test_timeouts_are_retried_then_fail_naming_url_attempts_and_error(serve) -> None:  # noqa: ANN001
@@ -206,7 +169,7 @@ def test_timeouts_are_retried_then_fail_naming_url_attempts_and_error(serve) -> 
         judge.judge(pairs(1))
     message = str(failure.value)
     assert fake.url in message and "3 attempts" in message and "no answer within 0.2 s" in message
-    assert judge.client.retried == 2
+    assert judge.client.retries == 2
 
 
 def test_a_refused_connection_fails_with_a_clear_error(serve) -> None:  # noqa: ANN001
