@@ -78,7 +78,7 @@ def test_dl19_counts_are_exact(counter: TokenCounter, dl19: Dataset) -> None:
 def test_awkward_whitespace_stays_within_two_tokens(counter: TokenCounter) -> None:
     """Texts that start or end with whitespace or punctuation, runs of blank lines, one word:
     the boundary approximation may miss a token or two at each edge, never more."""
-    query = Query("q", "  what is a \"cat\"?\n\n")
+    query = Query("q", '  what is a "cat"?\n\n')
     texts = ["cat", '"quoted" text.', "(parenthesis) and 12,000 numbers!", "x\n\n\ny", "\t tab"]
     passages = [Candidate(f"d{i}", t) for i, t in enumerate(texts)]
     prompts = [PairPrompt(query, a, b) for a in passages for b in passages if a != b]
