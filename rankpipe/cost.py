@@ -12,7 +12,8 @@ Counts per query, and in total:
 | standalone_inferences | distinct prompts the run needed: its inferences from an empty cache |
 | judge_calls | batches sent to the judge (in `per_query`, batches holding one of its prompts) |
 | rounds | sequential rounds (latency depth); in `total` the maximum over queries |
-| prompt_tokens, completion_tokens | tokens of the inferences run |
+| prompt_tokens, completion_tokens | tokens of the inferences run (sim: of the prompts it mimics) |
+| prefix_reused_tokens | prompt tokens a judge reused from a cached shared prefix (not computed) |
 | invalid_answers | model answers that were neither A nor B (scored 0.5) or permutations repaired |
 | wall_s | seconds; per query, the duration of the waves it took part in; in `total`, the run |
 
@@ -20,14 +21,19 @@ Counts per query, and in total:
 the batch-size cost model. `round_asked` lists the prompts asked round by round, repeats included:
 the same model's input for an implementation without a cache. `standalone_prompt_tokens` and
 `standalone_completion_tokens` are the tokens of the distinct prompts the run needed, wherever their
-answers came from (what the run would have spent on an empty cache).
+answers came from (what the run would have spent on an empty cache); `round_prompt_tokens` and
+`round_completion_tokens` split them by round, as `round_prompts` splits the prompts (the input of
+the time cost model, rankpipe/compare/timecost.py; empty in ledgers written before they existed).
+Tokens sent are `prompt_tokens`; tokens computed are `prompt_tokens - prefix_reused_tokens`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Protocol
 
 from rankpipe.atomic import atomic_write
 
@@ -35,6 +41,7 @@ SUMMED = (
     "comparisons", "unique_comparisons", "prompts", "cache_hits", "inferences",
     "standalone_inferences", "judge_calls", "prompt_tokens", "completion_tokens",
     "invalid_answers", "wall_s", "standalone_prompt_tokens", "standalone_completion_tokens",
+    "prefix_reused_tokens",
 )
 
 
@@ -56,6 +63,39 @@ class QueryCost:
     round_asked: list[int] = field(default_factory=list)
     standalone_prompt_tokens: int = 0
     standalone_completion_tokens: int = 0
+    prefix_reused_tokens: int = 0
+    round_prompt_tokens: list[int] = field(default_factory=list)
+    round_completion_tokens: list[int] = field(default_factory=list)
+
+    def add_inference(self, judgment: TokenUsage) -> None:
+        """Charge one inference the model ran: its tokens, and the prompt tokens it reused."""
+        self.inferences += 1
+        self.prompt_tokens += judgment.prompt_tokens
+        self.completion_tokens += judgment.completion_tokens
+        self.prefix_reused_tokens += getattr(judgment, "cached_prompt_tokens", 0)
+
+    def add_standalone_round(self, judgments: Iterable[TokenUsage]) -> None:
+        """Charge the tokens of one round's prompts new to the run, whatever answered them: to the
+        stand-alone totals and as the round's entries of round_prompt_tokens and
+        round_completion_tokens."""
+        prompt = completion = 0
+        for judgment in judgments:
+            prompt += judgment.prompt_tokens
+            completion += judgment.completion_tokens
+        self.standalone_prompt_tokens += prompt
+        self.standalone_completion_tokens += completion
+        self.round_prompt_tokens.append(prompt)
+        self.round_completion_tokens.append(completion)
+
+
+class TokenUsage(Protocol):
+    """What the ledger reads from a judgment (pairwise, listwise or setwise)."""
+
+    @property
+    def prompt_tokens(self) -> int: ...
+
+    @property
+    def completion_tokens(self) -> int: ...
 
 
 @dataclass
