@@ -8,11 +8,13 @@ it needs, and only when a pyserini engine is asked for: importing rankpipe never
   only speeds up dense vector search in Lucene), and a JVM asked for a missing module kills the
   whole process; the option is filtered out before the JVM starts.
 - pyserini's OpenAI encoder module reads `OPENAI_API_KEY` at import: a placeholder is set when
-  absent.
+  absent, for that import only (the environment is restored after it, so the placeholder never
+  reaches rankpipe's own `openai` judge or child processes).
 - Anserini logs INFO lines to stdout; they are lowered to warnings (kept with `--verbose`)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import logging
@@ -20,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -90,11 +93,24 @@ def pyserini_lucene() -> tuple[ModuleType, ModuleType]:
     import jnius  # starts the JVM; pyserini's own configure_classpath then finds it running
 
     _quiet_java_logging(jnius)
-    os.environ.setdefault("OPENAI_API_KEY", "unused-by-rankpipe")
-    import pyserini.index.lucene as index_lucene
-    import pyserini.search.lucene as search_lucene
+    with _placeholder_openai_key():
+        import pyserini.index.lucene as index_lucene
+        import pyserini.search.lucene as search_lucene
 
     return index_lucene, search_lucene
+
+
+@contextlib.contextmanager
+def _placeholder_openai_key() -> Iterator[None]:
+    """OPENAI_API_KEY set to a placeholder inside the block when unset, and unset again after."""
+    if "OPENAI_API_KEY" in os.environ:
+        yield
+        return
+    os.environ["OPENAI_API_KEY"] = "unused-by-rankpipe"
+    try:
+        yield
+    finally:
+        os.environ.pop("OPENAI_API_KEY", None)
 
 
 def _jar_folder() -> Path:
