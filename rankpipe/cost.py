@@ -33,9 +33,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rankpipe.atomic import atomic_write
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUMMED = (
     "comparisons", "unique_comparisons", "prompts", "cache_hits", "inferences",
@@ -99,6 +102,13 @@ class TokenUsage(Protocol):
 
 
 @dataclass
+class CostTotals(QueryCost):
+    """A run's totals as typed attributes (`ledger.totals.inferences`): `CostLedger.total()`'s
+    record, each count summed over queries; `rounds` the maximum, `judge_calls` and `wall_s` the
+    run's; the per-round lists stay empty."""
+
+
+@dataclass
 class CostLedger:
     per_query: dict[str, QueryCost] = field(default_factory=dict)
     judge_calls: int = 0
@@ -116,6 +126,21 @@ class CostLedger:
         sums["wall_s"] = round(self.wall_s, 3)
         sums["rounds"] = max((c.rounds for c in self.per_query.values()), default=0)
         return sums
+
+    @property
+    def totals(self) -> CostTotals:
+        record = self.total()
+        return CostTotals(**{f.name: record[f.name] for f in fields(QueryCost) if f.name in record})
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per query (index `qid`), one column per count; the per-round lists left out."""
+        import pandas as pd
+
+        rows = {
+            qid: {k: v for k, v in asdict(cost).items() if not k.startswith("round_")}
+            for qid, cost in self.per_query.items()
+        }
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("qid")
 
     def mean_per_query(self) -> dict[str, float]:
         n = max(len(self.per_query), 1)

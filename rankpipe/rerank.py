@@ -1,25 +1,16 @@
-"""Rerank candidates with a judge and a strategy: the Python face of `rankpipe rerank`."""
+"""`rerank()`: one call of a `Reranker` that lives for that call (kept for scripts; a Reranker
+reused across calls loads its judge once and holds one cache connection)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from rankpipe.cache import Cache, open_cache
-from rankpipe.cost import CostLedger
-from rankpipe.data.types import Qrels, QueryCandidates, Run
-from rankpipe.executor import Executor
+from rankpipe.cache import Cache
+from rankpipe.data.types import Qrels, QueryCandidates
 from rankpipe.judges.base import Judge
-from rankpipe.judges.spec import make_judge
+from rankpipe.reranker import Reranker, RerankResult
 from rankpipe.strategies.base import Strategy
-from rankpipe.strategies.registry import make_strategy
-
-
-@dataclass(frozen=True)
-class RerankResult:
-    run: Run
-    cost: CostLedger
 
 
 def rerank(
@@ -35,19 +26,18 @@ def rerank(
     qrels: Qrels | None = None,
     progress: bool = False,
 ) -> RerankResult:
-    """Rerank the top `depth` candidates of every query; the strategy decides `top_k` positions.
-
-    `judge` and `strategy` are spec strings (as on the CLI) or objects; `cache` is a SQLite path, a
-    Cache, or None for an in-memory cache; `qrels` serve a `sim` judge that names no qrels file."""
-    judge = make_judge(judge, qrels) if isinstance(judge, str) else judge
-    strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
-    items = [item.truncated(depth) for item in items] if depth else list(items)
-    executor = Executor(
+    """Rerank the top `depth` candidates (all by default) of every query with `Reranker`; `cache`
+    is a SQLite path, a Cache, or None for an in-memory cache (unlike Reranker's default, the
+    CLI's SQLite file)."""
+    with Reranker(
         judge,
-        cache=open_cache(cache),
+        strategy,
+        top_k,
+        depth,
+        cache=cache,
         batch_size=batch_size,
-        both_orders=both_orders,
+        orders="both" if both_orders else "one",
+        qrels=qrels if isinstance(judge, str) else None,
         progress=progress,
-    )
-    run, cost = executor.rerank(items, strategy, top_k)
-    return RerankResult(run, cost)
+    ) as reranker:
+        return reranker.rerank(items)

@@ -35,9 +35,20 @@ class Aggregator(Protocol):
     def scores(self, n: int, outcomes: Sequence[Outcome]) -> list[float]: ...
 
 
-def order_by(scores: Sequence[float]) -> list[int]:
-    """Positions sorted by descending score; equal scores keep first-stage order."""
-    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+class ScoredOrder(list[int]):
+    """An order (positions, best first) that carries the score of each position it lists,
+    `scores[i]` that of `self[i]`: a strategy returns one so that its scores reach the output."""
+
+    def __init__(self, order: Sequence[int], scores: Sequence[float]) -> None:
+        super().__init__(order)
+        self.scores = tuple(float(s) for s in scores)
+
+
+def order_by(scores: Sequence[float]) -> ScoredOrder:
+    """Positions sorted by descending score (equal scores keep first-stage order), with their
+    scores."""
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    return ScoredOrder(order, [scores[i] for i in order])
 
 
 def _arrays(outcomes: Sequence[Outcome]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

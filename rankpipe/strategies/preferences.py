@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
 
-from rankpipe.strategies.aggregate import Outcome
+from rankpipe.strategies.aggregate import Outcome, ScoredOrder
 from rankpipe.strategies.base import Comparison
 
 Asking = Generator[list[Comparison], list[float], None]
@@ -56,9 +56,10 @@ class Preferences:
         """Every judged pair as (a, b, P(a beats b)), the input of an aggregator."""
         return [(a, b, p) for (a, b), p in self._p.items()]
 
-    def order_by_wins(self, members: Sequence[int]) -> list[int]:
+    def order_by_wins(self, members: Sequence[int]) -> ScoredOrder:
         """Members ordered by wins against each other (a tie scores 1/2 each; equal scores keep
-        first-stage order). Exact for a consistent judge; every pair among members must be known."""
+        first-stage order), with their wins. Exact for a consistent judge; every pair among members
+        must be known."""
         score = {m: 0.0 for m in members}
         for i, a in enumerate(members):
             for b in members[i + 1 :]:
@@ -66,4 +67,5 @@ class Preferences:
                 won = 1.0 if p > 0.5 else 0.5 if p == 0.5 else 0.0
                 score[a] += won
                 score[b] += 1.0 - won
-        return sorted(members, key=lambda m: (-score[m], m))
+        order = sorted(members, key=lambda m: (-score[m], m))
+        return ScoredOrder(order, [score[m] for m in order])

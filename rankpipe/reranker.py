@@ -1,0 +1,199 @@
+"""`Reranker`: a judge, a strategy and a cache held together, reused across calls; the front door
+that `rankpipe rerank`, `rankpipe.rerank.rerank` and the PyTerrier transformer go through.
+
+    with Reranker("sim:noise=0.1", "quickselect", qrels=dl19.qrels) as reranker:
+        result = reranker.rerank(dl19.candidates)      # or a DataFrame with PyTerrier's columns
+    result.run, result.cost.totals.inferences, result.to_pandas()
+
+Output scores carry what the strategy knows: where its order comes with scores (the aggregators of
+allpairs, sparse and jointrank), those, in single precision with ties lowered by one step so that
+tools sorting by score keep the order; else n, n-1, ..., 1 by rank. First-stage scores stay in
+`candidates` (`first_stage`, and the `first_stage_score` column of `to_pandas()`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from rankpipe.cache import Cache, MemoryCache, SQLiteCache, default_cache_path
+from rankpipe.cost import CostLedger
+from rankpipe.data.types import Qrels, QueryCandidates, Ranking, Run, run_from_candidates
+from rankpipe.errors import InputError
+from rankpipe.executor import Executor
+from rankpipe.judges.base import Judge
+from rankpipe.judges.spec import make_judge
+from rankpipe.strategies.aggregate import ScoredOrder
+from rankpipe.strategies.base import Strategy, StrategyRun
+from rankpipe.strategies.registry import make_strategy
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class CacheDefault(Enum):
+    """The cache `rankpipe rerank` uses: SQLite at `rankpipe.cache.default_cache_path()`."""
+
+    DEFAULT = "default"
+
+
+DEFAULT_CACHE = CacheDefault.DEFAULT
+ORDERS = ("both", "one")
+
+
+@dataclass(frozen=True)
+class RerankResult:
+    run: Run
+    """qid -> the reranked Ranking (scores: see the module docstring)."""
+    cost: CostLedger
+    candidates: tuple[QueryCandidates, ...] = ()
+    """What was reranked (texts, first-stage scores and ranks), cut to the Reranker's depth."""
+
+    @property
+    def first_stage(self) -> Run:
+        """The first-stage run of the candidates, with their own scores."""
+        return run_from_candidates(self.candidates)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """qid, query, docno, text, score, rank, first_stage_score, first_stage_rank (ranks from
+        0)."""
+        from rankpipe.data.frames import results_frame
+
+        return results_frame(self.run, self.candidates)
+
+
+class Reranker:
+    """Reranks the top `depth` candidates of every query; the strategy decides `top_k` positions.
+
+    `judge` and `strategy` are spec strings (as on the CLI) or objects; `qrels` serve a `sim` judge
+    spec that names no qrels file. `cache`: a SQLite path, a Cache, None or "memory" (in memory,
+    for this Reranker only), or by default the CLI's SQLite cache. `orders`: "both" asks (A, B)
+    and (B, A) and averages, "one" asks (A, B). The judge is loaded once and the cache connection
+    held until `close()` (or the end of a `with` block)."""
+
+    def __init__(
+        self,
+        judge: str | Judge,
+        strategy: str | Strategy,
+        top_k: int = 10,
+        depth: int | None = 100,
+        *,
+        cache: str | Path | Cache | CacheDefault | None = DEFAULT_CACHE,
+        batch_size: int = 32,
+        orders: Literal["both", "one"] = "both",
+        qrels: Qrels | None = None,
+        progress: bool = False,
+    ) -> None:
+        if orders not in ORDERS:
+            raise InputError(f"orders must be one of {', '.join(ORDERS)}, got {orders!r}")
+        if top_k < 1 or (depth is not None and depth < 1):
+            raise InputError(f"top_k and depth must be at least 1, got {top_k} and {depth}")
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        if qrels is not None and not isinstance(judge, str):
+            raise InputError("qrels serve a judge spec string; a judge object brings its own")
+        self.judge = make_judge(judge, qrels) if isinstance(judge, str) else judge
+        self.strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
+        self.top_k, self.depth = top_k, depth
+        self.cache, self._owns_cache = _open(cache)
+        self._executor = Executor(
+            self.judge,
+            cache=self.cache,
+            batch_size=batch_size,
+            both_orders=orders == "both",
+            progress=progress,
+        )
+
+    def rerank(self, candidates: Sequence[QueryCandidates] | pd.DataFrame) -> RerankResult:
+        """Rerank a list of QueryCandidates, or a DataFrame with PyTerrier's columns (qid, query,
+        docno, text, and optionally score, rank)."""
+        if not isinstance(candidates, Sequence):
+            from rankpipe.data.frames import candidates_from_frame
+
+            candidates = candidates_from_frame(candidates)
+        items = tuple(item.truncated(self.depth) if self.depth else item for item in candidates)
+        keeping = _KeepOrders(self.strategy)
+        run, cost = self._executor.rerank(items, keeping, self.top_k)
+        if len(keeping.orders) != len(items):
+            raise RuntimeError(f"the executor ran {len(keeping.orders)} of {len(items)} queries")
+        scored = {
+            item.query.qid: _scored(run[item.query.qid], item, order)
+            for item, order in zip(items, keeping.orders, strict=True)
+        }
+        return RerankResult(scored, cost, items)
+
+    def close(self) -> None:
+        """Close the cache this Reranker opened (one handed to it stays open)."""
+        if self._owns_cache and isinstance(self.cache, SQLiteCache):
+            self.cache.close()
+
+    def __enter__(self) -> Reranker:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _open(cache: str | Path | Cache | CacheDefault | None) -> tuple[Cache, bool]:
+    """The cache, and whether this Reranker opened it (and so closes it)."""
+    if cache is None or cache == "memory":
+        return MemoryCache(), True
+    if cache is DEFAULT_CACHE:
+        return SQLiteCache(default_cache_path()), True
+    if isinstance(cache, (str, Path)):
+        return SQLiteCache(cache), True
+    assert not isinstance(cache, CacheDefault)
+    return cache, False
+
+
+@dataclass
+class _KeepOrders:
+    """The strategy, keeping the order each query's run returns (with the scores a ScoredOrder
+    carries), by query in the order the executor starts them."""
+
+    inner: Strategy
+    orders: list[list[int] | None] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def run(self, n: int, top_k: int) -> StrategyRun:
+        self.orders.append(None)
+        return self._kept(len(self.orders) - 1, self.inner.run(n, top_k))
+
+    def _kept(self, slot: int, run: StrategyRun) -> StrategyRun:
+        order = yield from run
+        self.orders[slot] = order
+        return order
+
+
+def _scored(ranking: Ranking, item: QueryCandidates, order: list[int] | None) -> Ranking:
+    """The ranking with the strategy's scores where its order carries finite ones."""
+    if order is None or tuple(item.candidates[i].docid for i in order) != ranking.docids:
+        raise RuntimeError(f"query {item.query.qid}: the strategy's order is not the run's")
+    if not isinstance(order, ScoredOrder) or not all(map(math.isfinite, order.scores)):
+        return ranking
+    return Ranking(ranking.qid, ranking.docids, strictly_falling(order.scores))
+
+
+def strictly_falling(scores: Sequence[float]) -> tuple[float, ...]:
+    """Scores in single precision (trec_eval, under ir-measures, reads them so), each tie (there)
+    lowered by one single-precision step, so that tools that sort by score keep this order."""
+    falling: list[np.float32] = []
+    for score in np.asarray(scores, dtype=np.float32):
+        if falling and score >= falling[-1]:
+            score = np.nextafter(falling[-1], np.float32(-np.inf))
+        falling.append(score)
+    return tuple(float(s) for s in falling)
