@@ -1,142 +1,535 @@
-"""Persistent judgment caches: a key is a hash of the judge's identity and what it was shown.
+"""Persistent judgment caches: one row per inference, found by a hash of what the judge was shown.
 
-`SQLiteCache` is safe for several processes writing at once (WAL mode, busy timeout);
+A key is the 16-byte BLAKE2b digest of the Python repr of a tuple of strings: the prompt kind
+("pair", "block" or "set"), the judge's identity, then the query and the passages shown, in order
+(their texts, or qid and docids for judges that decide by docid). Each string is quoted and
+escaped, so the encoding cannot be read two ways and two different prompts never share a key
+(`"x\x1fy", "z"` and `"x", "y\x1fz"` differ); it is also several times cheaper than JSON.
+
+`SQLiteCache` keeps them in one SQLite file (WAL mode, busy timeout: several processes may write at
+once). Schema 2, marked by `PRAGMA application_id` and `PRAGMA user_version` and checked on open:
+
+| table.column | meaning |
+|---|---|
+| judges.id, judges.identity | each judge identity once |
+| judgments.key | the prompt's digest (BLOB, primary key) |
+| judgments.judge | judges.id of the judge that answered |
+| judgments.kind | "pair", "block" or "set" |
+| judgments.qid, judgments.docids | provenance: the query and the docids shown, in order (JSON) |
+| judgments.answer | pair: P(a > b) (REAL); block: positions best first; set: probabilities |
+| judgments.prompt_tokens, completion_tokens | the inference's token usage |
+| judgments.valid | 0 when the model's answer was unusable (scored 0.5, or uniform) |
+| judgments.repairs | identifiers a listwise parser had to fix |
+| judgments.attempts | how often the prompt was asked (an invalid answer is asked again) |
+| judgments.created | Unix time of the answer |
+| judgments.checksum | BLAKE2b of the row's other fields and its judge's identity (64 bits) |
+
+Every row read is checked (checksum, value ranges); a row that fails, a foreign or older schema,
+or a file SQLite calls malformed is an InputError naming the file and how to recover. Nothing is
+silently recomputed or silently served.
+
+Writes: `put_many` commits at once when the last commit is at least `commit_every_s` old, else
+with the next commit or `flush()` (the executor flushes after every wave and before an error
+surfaces). A batch from a judge slower than that is thus committed as soon as it returns; cheap
+batches (the simulated judge) share one transaction per second instead of one each, which is what
+made the cache the bulk of an all-pairs run. A kill -9 loses at most that last second of answers
+and never a committed one; SQLite's WAL keeps the file valid.
+
 `MemoryCache` serves runs that keep nothing."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judge, Judgment, ListJudge, PairPrompt
+from rankpipe.data.types import Candidate, Query
+from rankpipe.errors import InputError
+from rankpipe.judges.base import BlockJudgment, Judgment, SetJudgment
 
-SEPARATOR = "\x1f"
+SCHEMA_VERSION = 2
+APPLICATION_ID = 0x726B7063  # "rkpc"
+KINDS = ("pair", "block", "set")
+
+AnyJudgment = Judgment | BlockJudgment | SetJudgment
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored inference with its provenance: `docids` shown in order, and how often asked."""
+
+    kind: str
+    qid: str
+    docids: tuple[str, ...]
+    judgment: AnyJudgment
+    attempts: int = 1
+    created: float = 0.0
+
+    @property
+    def valid(self) -> bool:
+        return getattr(self.judgment, "valid", True)
 
 
 class Cache(Protocol):
-    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
-        """The stored values of those keys that are present."""
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, Entry]:
+        """The stored entries of those keys that are present (checked: a damaged one raises)."""
         ...
 
-    def put_many(self, items: Mapping[str, str], judge: str) -> None:
-        """Store values under keys, recording which judge identity produced them."""
+    def put_many(self, entries: Mapping[bytes, Entry], judge: str) -> None:
+        """Store entries under keys for a judge identity; a valid answer is never replaced, an
+        invalid one is replaced by a later attempt."""
+        ...
+
+    def flush(self) -> None:
+        """Make everything put so far durable."""
         ...
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256(SEPARATOR.join(parts).encode("utf-8")).hexdigest()
+def prompt_key(
+    kind: str, identity: str, reads_text: bool, query: Query, passages: Sequence[Candidate]
+) -> bytes:
+    """Key of one inference: kind, judge identity, and the query and passages shown, in order."""
+    if reads_text:
+        shown = [query.text, *(p.text for p in passages)]
+    else:
+        shown = [query.qid, *(p.docid for p in passages)]
+    encoded = repr((kind, identity, *shown)).encode("utf-8")  # quoted, escaped: one reading
+    return hashlib.blake2b(encoded, digest_size=16).digest()
 
 
-def pair_key(judge: Judge, prompt: PairPrompt) -> str:
-    """Key of one pairwise inference: judge identity, query, and passages a then b."""
-    if judge.reads_text:
-        return _digest("pair", judge.identity, prompt.query.text, prompt.a.text, prompt.b.text)
-    return _digest("pair", judge.identity, prompt.query.qid, prompt.a.docid, prompt.b.docid)
+def check_entry(entry: Entry) -> str | None:
+    """What is wrong with an entry's values (None when nothing): ranges, types, shapes."""
+    judgment, n = entry.judgment, len(entry.docids)
+    if entry.kind not in KINDS:
+        return f"unknown kind {entry.kind!r}"
+    if not isinstance(entry.qid, str) or not all(isinstance(d, str) for d in entry.docids):
+        return "qid or docids are not strings"
+    for name in ("prompt_tokens", "completion_tokens"):
+        count = getattr(judgment, name)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return f"{name} {count!r} is not a non-negative integer"
+    if not isinstance(entry.attempts, int) or entry.attempts < 1:
+        return f"attempts {entry.attempts!r} is not a positive integer"
+    if isinstance(judgment, Judgment):
+        p = judgment.p_a
+        if entry.kind != "pair" or n != 2:
+            return f"a pairwise answer stored as {entry.kind} over {n} docids"
+        if not _is_number(p) or not 0.0 <= p <= 1.0:  # NaN fails both comparisons
+            return f"p_a {p!r} is not a probability"
+    elif isinstance(judgment, BlockJudgment):
+        if entry.kind != "block":
+            return f"a listwise answer stored as {entry.kind}"
+        if sorted(judgment.order) != list(range(n)):
+            return f"order {list(judgment.order)} is not a permutation of {n} positions"
+        if not isinstance(judgment.repairs, int) or judgment.repairs < 0:
+            return f"repairs {judgment.repairs!r} is not a non-negative integer"
+    else:
+        probs = judgment.probs
+        if entry.kind != "set" or len(probs) != n or n < 1:
+            return f"{len(probs)} set probabilities for {n} docids stored as {entry.kind}"
+        if not all(_is_number(q) and 0.0 <= q <= 1.0 for q in probs):
+            return f"set probabilities {list(probs)} are not probabilities"
+        if not math.isclose(sum(probs), 1.0, abs_tol=1e-6):
+            return f"set probabilities sum to {sum(probs)}, not 1"
+    return None
 
 
-def block_key(judge: ListJudge, prompt: BlockPrompt) -> str:
-    """Key of one listwise inference: judge identity, query, and the block's passages in order."""
-    if judge.reads_text:
-        return _digest(
-            "block", judge.identity, prompt.query.text, *(p.text for p in prompt.passages)
-        )
-    return _digest("block", judge.identity, prompt.query.qid, *(p.docid for p in prompt.passages))
-
-
-def encode_judgment(judgment: Judgment | BlockJudgment) -> str:
-    return json.dumps(vars(judgment))  # flat dataclasses: vars() is asdict() without its deep copy
-
-
-def decode_judgment(value: str) -> Judgment:
-    return Judgment(**json.loads(value))
-
-
-def decode_block_judgment(value: str) -> BlockJudgment:
-    record = json.loads(value)
-    record["order"] = tuple(record["order"])
-    return BlockJudgment(**record)
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class MemoryCache:
     """A cache that lives as long as the process."""
 
     def __init__(self) -> None:
-        self._values: dict[str, str] = {}
+        self._values: dict[bytes, Entry] = {}
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, Entry]:
         return {k: self._values[k] for k in keys if k in self._values}
 
-    def put_many(self, items: Mapping[str, str], judge: str) -> None:
-        self._values.update(items)
+    def put_many(self, entries: Mapping[bytes, Entry], judge: str) -> None:
+        for key, entry in entries.items():
+            stored = self._values.get(key)
+            if stored is None or not stored.valid:
+                self._values[key] = entry
+
+    def flush(self) -> None:
+        pass
 
     def __len__(self) -> int:
         return len(self._values)
 
 
+COLUMNS = (
+    "key, judge, kind, qid, docids, answer, prompt_tokens, completion_tokens, valid, repairs, "
+    "attempts, created, checksum"
+)
+SCHEMA = f"""
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS judges (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS judgments (
+    key BLOB PRIMARY KEY, judge INTEGER NOT NULL, kind TEXT NOT NULL, qid TEXT NOT NULL,
+    docids TEXT NOT NULL, answer NOT NULL, prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL, valid INTEGER NOT NULL, repairs INTEGER NOT NULL,
+    attempts INTEGER NOT NULL, created REAL NOT NULL, checksum INTEGER NOT NULL
+) WITHOUT ROWID;
+PRAGMA application_id = {APPLICATION_ID};
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
+Row = tuple[bytes, int, str, str, str, object, int, int, int, int, int, float, int]
+
+
+def _checksum(identity: str, row: Sequence[object]) -> int:
+    """BLAKE2b over a row's fields (all but the checksum itself) and its judge's identity."""
+    digest = hashlib.blake2b(repr((identity, *row[2:12], row[0])).encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _encode(key: bytes, judge_id: int, identity: str, entry: Entry) -> Row:
+    judgment = entry.judgment
+    answer: object
+    if isinstance(judgment, Judgment):
+        answer, valid, repairs = float(judgment.p_a), judgment.valid, 0
+    elif isinstance(judgment, BlockJudgment):
+        answer, valid, repairs = json.dumps(list(judgment.order)), True, judgment.repairs
+    else:
+        answer, valid, repairs = json.dumps(list(judgment.probs)), judgment.valid, 0
+    created = entry.created or time.time()
+    row = (
+        key,
+        judge_id,
+        entry.kind,
+        entry.qid,
+        json.dumps(list(entry.docids)),
+        answer,
+        judgment.prompt_tokens,
+        judgment.completion_tokens,
+        int(valid),
+        repairs,
+        entry.attempts,
+        created,
+    )
+    return (*row, _checksum(identity, row))  # type: ignore[return-value]
+
+
+def _decode(row: Sequence[object], identity: str | None) -> Entry | str:
+    """The entry a row holds, or what is wrong with it."""
+    if identity is None:
+        return f"judge id {row[1]!r} is not in the judges table"
+    if row[12] != _checksum(identity, row):
+        return "checksum mismatch (the row was altered after it was written)"
+    kind, qid, docids, answer, prompt_tokens, completion_tokens, valid, repairs = row[2:10]
+    try:
+        shown = tuple(json.loads(docids))  # type: ignore[arg-type]
+        judgment: AnyJudgment
+        if kind == "pair":
+            if not isinstance(answer, float):
+                return f"p_a {answer!r} is not a number"
+            judgment = Judgment(answer, prompt_tokens, completion_tokens, valid == 1)  # type: ignore[arg-type]
+        elif kind == "block":
+            order = tuple(json.loads(answer))  # type: ignore[arg-type]
+            judgment = BlockJudgment(order, prompt_tokens, completion_tokens, repairs)  # type: ignore[arg-type]
+        else:
+            probs = tuple(float(p) for p in json.loads(answer))  # type: ignore[arg-type]
+            judgment = SetJudgment(probs, prompt_tokens, completion_tokens, valid == 1)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        return f"undecodable value ({error})"
+    if valid not in (0, 1):
+        return f"valid {valid!r} is neither 0 nor 1"
+    entry = Entry(kind, qid, shown, judgment, row[10], row[11])  # type: ignore[arg-type]
+    return check_entry(entry) or entry
+
+
 class SQLiteCache:
     """A judgment cache in one SQLite file, shared safely by concurrent processes."""
 
-    def __init__(self, path: str | Path, timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, path: str | Path, timeout_s: float = 60.0, commit_every_s: float = 1.0
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.commit_every_s = commit_every_s
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False)
-        _enable_wal(self._db, timeout_s)
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS judgments "
-            "(key TEXT PRIMARY KEY, value TEXT NOT NULL, judge TEXT NOT NULL)"
-        )
-        self._db.commit()
+        self._pending: dict[bytes, tuple[Entry, str]] = {}
+        self._last_commit = -math.inf
+        self._judge_ids: dict[str, int] = {}
+        self._identities: dict[int, str] = {}
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a directory, not a cache file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(
+                f"{self.path}: cannot create the cache file's folder ({error})"
+            ) from None
+        with self._translated():
+            self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False)
+            _enable_wal(self._db, timeout_s)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages
+            self._check_schema()
+            self._load_judges()
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        with self._lock:
+    # --- schema and errors ------------------------------------------------------------------
+
+    def _check_schema(self) -> None:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")  # one process creates the schema, others see it
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+            application = self._db.execute("PRAGMA application_id").fetchone()[0]
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if not tables and application == 0:
+                self._db.executescript(SCHEMA)  # commits the check's transaction first
+                return
+        if application != APPLICATION_ID:
+            if "judgments" in tables and application == 0 and version == 0:
+                raise InputError(
+                    f"{self.path}: a judgment cache of an older rankpipe (schema 1), which this "
+                    f"version cannot trust (ambiguous keys, no checksums): empty it with "
+                    f"`rankpipe cache clear --cache {self.path}` or delete it"
+                )
+            raise InputError(
+                f"{self.path}: not a rankpipe judgment cache (an SQLite database holding "
+                f"{', '.join(sorted(tables)) or 'no tables'}): choose another --cache file"
+            )
+        if version != SCHEMA_VERSION:
+            raise InputError(
+                f"{self.path}: a rankpipe cache of schema {version}, this version reads schema "
+                f"{SCHEMA_VERSION}: empty it with `rankpipe cache clear --cache {self.path}` or "
+                f"delete it"
+            )
+
+    def _load_judges(self) -> None:
+        for judge_id, identity in self._db.execute("SELECT id, identity FROM judges"):
+            self._judge_ids[identity], self._identities[judge_id] = judge_id, identity
+
+    def _judge_id(self, identity: str) -> int:
+        if identity not in self._judge_ids:
+            self._db.execute("INSERT OR IGNORE INTO judges (identity) VALUES (?)", (identity,))
+            (judge_id,) = self._db.execute(
+                "SELECT id FROM judges WHERE identity = ?", (identity,)
+            ).fetchone()
+            self._judge_ids[identity], self._identities[judge_id] = judge_id, identity
+        return self._judge_ids[identity]
+
+    def damaged(self, message: str) -> InputError:
+        if "not a database" in message and not is_replaceable(self.path):
+            return InputError(
+                f"{self.path}: not a rankpipe judgment cache (not an SQLite file): choose another "
+                "--cache file"
+            )
+        return InputError(
+            f"{self.path}: the cache file is damaged ({message}): empty it with "
+            f"`rankpipe cache clear --cache {self.path}` (its judgments are lost) or delete it"
+        )
+
+    def _translated(self) -> _Translate:
+        return _Translate(self)
+
+    def _bad_row(self, row: Sequence[object], problem: str) -> InputError:
+        identity = self._identities.get(row[1])  # type: ignore[arg-type]
+        recover = (
+            f"delete that judge's judgments with `rankpipe cache clear --cache {self.path} "
+            f"--judge '{identity}'`"
+            if identity is not None
+            else f"empty the cache with `rankpipe cache clear --cache {self.path}`"
+        )
+        return InputError(
+            f"{self.path}: damaged judgment (key {bytes(row[0]).hex()}, judge "  # type: ignore[arg-type]
+            f"{identity or row[1]}, {row[2]} {row[3]}): {problem}; {recover}, or delete the "
+            f"file (`rankpipe cache check --cache {self.path}` lists every damaged row)"
+        )
+
+    # --- reading and writing ----------------------------------------------------------------
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, Entry]:
+        found: dict[bytes, Entry] = {}
+        with self._lock, self._translated():
+            for key in keys:
+                if key in self._pending:
+                    found[key] = self._pending[key][0]
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT key, value FROM judgments WHERE key IN ({marks})", chunk
-                )
-                found.update(rows.fetchall())
+                    f"SELECT {COLUMNS} FROM judgments WHERE key IN ({marks})", chunk
+                ).fetchall()
+                if any(row[1] not in self._identities for row in rows):
+                    self._load_judges()  # another process added a judge
+                for row in rows:
+                    if row[0] in found:
+                        continue
+                    entry = _decode(row, self._identities.get(row[1]))
+                    if isinstance(entry, str):
+                        raise self._bad_row(row, entry)
+                    found[row[0]] = entry
         return found
 
-    def put_many(self, items: Mapping[str, str], judge: str) -> None:
-        with self._lock, self._db:
+    def put_many(self, entries: Mapping[bytes, Entry], judge: str) -> None:
+        for entry in entries.values():
+            problem = check_entry(entry)
+            if problem is not None:
+                raise RuntimeError(f"judge {judge} gave an answer that cannot be stored: {problem}")
+        with self._lock:
+            now = time.time()
+            for key, entry in entries.items():
+                self._pending[key] = (
+                    entry if entry.created else replace(entry, created=now),
+                    judge,
+                )
+            if time.monotonic() - self._last_commit >= self.commit_every_s:
+                self._commit()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._commit()
+
+    def _commit(self) -> None:
+        """Write the pending entries in one transaction (caller holds the lock)."""
+        if not self._pending:
+            return
+        with self._translated(), self._db:
+            rows = [
+                _encode(key, self._judge_id(judge), judge, entry)
+                for key, (entry, judge) in self._pending.items()
+            ]
             self._db.executemany(
-                "INSERT OR IGNORE INTO judgments (key, value, judge) VALUES (?, ?, ?)",
-                [(k, v, judge) for k, v in items.items()],
+                f"INSERT INTO judgments ({COLUMNS}) VALUES ({','.join('?' * 13)}) "
+                "ON CONFLICT (key) DO UPDATE SET judge = excluded.judge, answer = excluded.answer, "
+                "prompt_tokens = excluded.prompt_tokens, "
+                "completion_tokens = excluded.completion_tokens, valid = excluded.valid, "
+                "repairs = excluded.repairs, attempts = excluded.attempts, "
+                "created = excluded.created, checksum = excluded.checksum "
+                "WHERE judgments.valid = 0 AND judgments.attempts < excluded.attempts",
+                rows,
             )
+        self._pending.clear()
+        self._last_commit = time.monotonic()
+
+    # --- whole-file operations ----------------------------------------------------------------
+
+    def rows(self) -> Iterator[tuple[Sequence[object], Entry | str]]:
+        """Every stored row with its entry, or what is wrong with it."""
+        self.flush()
+        with self._translated():
+            self._load_judges()
+            for row in self._db.execute(f"SELECT {COLUMNS} FROM judgments"):
+                yield row, _decode(row, self._identities.get(row[1]))
+
+    def identity(self, judge_id: object) -> str | None:
+        return self._identities.get(judge_id)  # type: ignore[arg-type]
+
+    def check(self) -> tuple[int, list[str]]:
+        """(rows read, one line per problem): SQLite's integrity check, then every row."""
+        problems: list[str] = []
+        with self._translated():
+            for (line,) in self._db.execute("PRAGMA integrity_check"):
+                if line != "ok":
+                    problems.append(f"SQLite: {line}")
+        count = 0
+        for row, entry in self.rows():
+            count += 1
+            if isinstance(entry, str):
+                problems.append(
+                    f"key {bytes(row[0]).hex()} (judge {self.identity(row[1]) or row[1]}, "  # type: ignore[arg-type]
+                    f"{row[2]} {row[3]}): {entry}"
+                )
+        return count, problems
 
     def stats(self) -> list[tuple[str, int]]:
         """(judge identity, stored judgments) for each judge, most first."""
-        with self._lock:
+        self.flush()
+        with self._lock, self._translated():
             rows = self._db.execute(
-                "SELECT judge, COUNT(*) FROM judgments GROUP BY judge ORDER BY COUNT(*) DESC"
+                "SELECT coalesce(judges.identity, '#' || judgments.judge), COUNT(*) "
+                "FROM judgments LEFT JOIN judges ON judges.id = judgments.judge "
+                "GROUP BY judgments.judge ORDER BY COUNT(*) DESC"
             ).fetchall()
         return [(judge, int(count)) for judge, count in rows]
 
     def clear(self, judges: Iterable[str] | None = None) -> int:
         """Delete every judgment (or only those of the given judge identities); returns how many."""
-        with self._lock, self._db:
+        self.flush()
+        with self._lock, self._translated(), self._db:
             if judges is None:
                 cursor = self._db.execute("DELETE FROM judgments")
             else:
                 names = list(judges)
                 marks = ",".join("?" * len(names))
-                cursor = self._db.execute(f"DELETE FROM judgments WHERE judge IN ({marks})", names)
+                cursor = self._db.execute(
+                    "DELETE FROM judgments WHERE judge IN "
+                    f"(SELECT id FROM judges WHERE identity IN ({marks}))",
+                    names,
+                )
         return cursor.rowcount
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._db.close()
+
+    def __enter__(self) -> SQLiteCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Translate:
+    """Turns SQLite's errors about the file into InputErrors naming it (a lock held too long
+    stays an OperationalError: the file is fine)."""
+
+    def __init__(self, cache: SQLiteCache) -> None:
+        self.cache = cache
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: type | None, error: BaseException | None, trace: object) -> None:
+        if not isinstance(error, sqlite3.DatabaseError):
+            return
+        message = str(error)
+        if "locked" in message or "busy" in message:
+            return
+        if isinstance(error, sqlite3.OperationalError) and "unable to open" in message:
+            raise InputError(f"{self.cache.path}: cannot open the cache file ({message})")
+        raise self.cache.damaged(message) from error
+
+
+def is_replaceable(path: Path) -> bool:
+    """Whether `cache clear` may replace a file it cannot open: a rankpipe cache (by its
+    application id), an older rankpipe cache, or an empty file; never another program's data."""
+    with open(path, "rb") as handle:
+        header = handle.read(100)
+    if not header:
+        return True
+    if not header.startswith(b"SQLite format 3\x00") or len(header) < 100:
+        return False
+    application = int.from_bytes(header[68:72], "big")
+    if application == APPLICATION_ID:
+        return True
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            columns = [r[1] for r in db.execute("PRAGMA table_info(judgments)")]
+    except sqlite3.DatabaseError:
+        return False
+    return application == 0 and columns == ["key", "value", "judge"]
+
+
+def remove_cache_file(path: Path) -> None:
+    """Delete a cache file with its WAL and shared-memory files."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _enable_wal(db: sqlite3.Connection, timeout_s: float) -> None:

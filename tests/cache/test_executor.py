@@ -75,16 +75,24 @@ def test_position_bias_is_averaged_out_with_both_orders() -> None:
     assert both.answers == [[0.5]] and one.answers == [[1.0]]
 
 
-def test_one_order_answers_the_reverse_from_cache() -> None:
+def test_one_order_answers_the_reverse_from_cache_only_when_asked_to() -> None:
     items = _queries(1, 3)
     judge = _judge(items)
     cache = MemoryCache()
     Executor(judge, cache=cache, both_orders=False).rerank(items, AskRounds([[(0, 1)]]), 3)
     reverse = AskRounds([[(1, 0)]])
-    _, ledger = Executor(judge, cache=cache, both_orders=False).rerank(items, reverse, 3)
+    _, ledger = Executor(judge, cache=cache, both_orders=False, reuse_reversed=True).rerank(
+        items, reverse, 3
+    )
     assert reverse.answers == [[0.0]]
     assert judge.batches == [1]
     assert ledger.per_query["q0"].inferences == 0 and ledger.per_query["q0"].cache_hits == 1
+    # by default a run asks its own prompt (2, 0), though the cache holds (0, 2)
+    Executor(judge, cache=cache, both_orders=False).rerank(items, AskRounds([[(0, 2)]]), 3)
+    _, ledger = Executor(judge, cache=cache, both_orders=False).rerank(
+        items, AskRounds([[(2, 0)]]), 3
+    )
+    assert judge.batches == [1, 1, 1] and ledger.per_query["q0"].inferences == 1
 
 
 def test_cross_query_batches_are_filled_and_counted() -> None:

@@ -1,5 +1,5 @@
 """The persistent judgment cache with real judges: a repeated run asks the model nothing, two
-processes writing at once lose nothing, one-order runs reuse the reverse order, and the `rankpipe
+processes writing at once lose nothing, one-order runs reuse the reverse order only on request, and the `rankpipe
 cache` command reports and clears what is stored."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from judge_helpers import AskPairs, CountingJudge
 from rankpipe.cache import SQLiteCache
 from rankpipe.cli.main import main
 from rankpipe.data.datasets import Dataset, load_dataset
+from rankpipe.executor import Executor
 from rankpipe.judges.embedding import EmbeddingJudge
 from rankpipe.judges.simulated import SimulatedJudge
 from rankpipe.judges.spec import make_judge
@@ -86,12 +87,19 @@ def test_one_order_answers_the_reverse_pair_from_the_cache(
     (p_ab,), = forward.answers
     assert forward_judge.calls == 1
 
+    # only on request (by default a run asks its own prompts, whatever the cache holds)
     backward, backward_judge = AskPairs([(1, 0)]), CountingJudge(smollm2)
-    result = rerank([item], backward_judge, backward, top_k=2, cache=cache, both_orders=False)
+    with SQLiteCache(cache) as stored:
+        executor = Executor(backward_judge, cache=stored, both_orders=False, reuse_reversed=True)
+        _, cost = executor.rerank([item], backward, 2)
     (p_ba,), = backward.answers
     assert backward_judge.calls == 0
     assert p_ba == pytest.approx(1.0 - p_ab, abs=1e-12)
-    assert result.cost.total()["cache_hits"] == 1
+    assert cost.total()["cache_hits"] == 1
+
+    own, own_judge = AskPairs([(1, 0)]), CountingJudge(smollm2)
+    rerank([item], own_judge, own, top_k=2, cache=cache, both_orders=False)
+    assert own_judge.calls == 1 and own.answers[0][0] != pytest.approx(p_ba, abs=1e-6)
 
 
 def test_cache_command_reports_and_clears(
