@@ -100,7 +100,7 @@ def run_experiment(
             batch_size=batch_size,
             both_orders=configuration.both_orders,
             progress=progress,
-            reverse_from_cache=False,
+            reuse_reversed=False,
         )
         first_call = len(log)
         run, ledger = executor.rerank(items, observed, top_k)
