@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rankpipe.atomic import check_writable
 from rankpipe.cache import Cache, MemoryCache, open_cache
 from rankpipe.cli.inputs import (
     add_cache_arguments,
@@ -18,8 +19,9 @@ from rankpipe.cli.inputs import (
 )
 from rankpipe.compare.experiment import Configuration, run_experiment
 from rankpipe.compare.planner import UNITS, Budget, load_comparison, make_plan
-from rankpipe.compare.report import write_report
+from rankpipe.compare.report import RESULTS_FILE, cost_batch_size, write_report
 from rankpipe.compare.summary import summarize
+from rankpipe.compare.timecost import DEVICE_FIGURES, TimeCostModel, load_cost_model
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.judges.spec import make_judge
 from rankpipe.strategies.registry import make_strategy
@@ -36,9 +38,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "cache, then report per strategy the TREC metrics (paired t-tests against the best), the "
         "stand-alone cost per query (comparisons, prompts, rounds, tokens, and LLM calls at each "
         "batch size with and without a cache, after Wisznia et al. 2025), predicted and measured "
-        "time, and what the comparison actually spent. Writes compare.md, compare.csv, "
-        "compare.json, pareto.png, calls_by_batch_size.png, and each strategy's run and cost "
-        "ledger into --out.",
+        "time, estimated GPU-seconds and latency from tokens (--cost-model), and what the "
+        "comparison actually spent. Writes compare.md, compare.csv, compare.json, pareto.png, "
+        "calls_by_batch_size.png, pareto_tokens_time.png, timecost.json (the time model fitted "
+        "on this judge's calls) and each strategy's run and cost ledger into --out.",
     )
     add_candidate_arguments(compare)
     compare.add_argument(
@@ -84,6 +87,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=32,
         help="prompts per judge call in the measured runs (default 32)",
     )
+    add_cost_model_argument(compare, "the model fitted on this comparison's judge calls")
     add_cache_arguments(compare, no_cache_help="share judgments in memory only")
     compare.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="folder for the report"
@@ -111,6 +115,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     budget.add_argument(
         "--budget-rounds", type=float, metavar="R", help="sequential rounds (latency) per query"
     )
+    budget.add_argument(
+        "--budget-seconds",
+        type=float,
+        metavar="S",
+        help="estimated GPU-seconds per query at --batch-size (the time cost model's)",
+    )
+    budget.add_argument(
+        "--budget-latency",
+        type=float,
+        metavar="S",
+        help="estimated latency in seconds per query at --batch-size (the time cost model's)",
+    )
+    add_cost_model_argument(plan, "the one the comparison used")
     plan.add_argument(
         "--batch-size",
         type=int,
@@ -118,6 +135,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="prompts per LLM call (default: the batch size the comparison ran with)",
     )
     plan.set_defaults(handler=run_plan)
+
+
+def add_cost_model_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--cost-model",
+        metavar="SHAPE@DEVICE|FILE",
+        help=f"time cost model for estimated seconds: {', '.join(DEVICE_FIGURES)}, or a JSON "
+        f"file such as a comparison's timecost.json (default: {default})",
+    )
+
+
+def cost_model(text: str | None) -> TimeCostModel | None:
+    return None if text is None else load_cost_model(text)
 
 
 def configurations(args: argparse.Namespace) -> list[Configuration]:
@@ -170,6 +200,8 @@ def source_arguments(args: argparse.Namespace) -> list[str]:
 def run_compare(args: argparse.Namespace) -> int:
     plan = configurations(args)
     sizes = batch_sizes(args.batch_sizes)
+    model = cost_model(args.cost_model)
+    check_writable(args.out / RESULTS_FILE, "--out")
     if args.batch_size < 1 or args.top_k < 1:
         raise InputError("--batch-size and --top-k must be at least 1")
     items, qrels = load_candidates(args)
@@ -209,16 +241,29 @@ def run_compare(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    summary = summarize(experiment, sizes)
+    summary = summarize(experiment, sizes, model)
     written = write_report(
         experiment, summary, args.out, judge=args.judge, source=source_arguments(args)
     )
     primary = summary.primary
+    at = cost_batch_size(experiment, summary)
     print(f"compared {len(plan)} configurations on {len(items)} queries with {args.judge}")
-    print(f"  {'strategy':<36} {primary:>8}  " + "  ".join(f"{f'calls b={b}':>11}" for b in sizes))
+    print(
+        f"  {'strategy':<36} {primary:>8}  "
+        + "  ".join(f"{f'calls b={b}':>11}" for b in sizes)
+        + f"  {'tokens':>9}  {f'est GPU-s b={at}':>14}  {f'est latency b={at}':>17}"
+    )
     for row in summary.rows:
         calls = "  ".join(f"{row.cost.calls[b]:>11.1f}" for b in sizes)
-        print(f"  {row.label:<36} {row.metrics[primary]:>8.4f}  {calls}")
+        tokens = row.cost.prompt_tokens + row.cost.completion_tokens
+        time = (
+            f"{row.time[at].gpu_s:>14.3g}  {row.time[at].latency_s:>17.3g}"
+            if row.time
+            else f"{'n/a':>14}  {'n/a':>17}"
+        )
+        print(f"  {row.label:<36} {row.metrics[primary]:>8.4f}  {calls}  {tokens:>9,.0f}  {time}")
+    if summary.cost_model is not None:
+        print(f"estimated time per query (stand-alone): {summary.cost_model.describe()}")
     total = summary.total_spend()
     print(
         f"actually spent: {total.inferences:,} prompts in {total.judge_calls:,} judge calls, "
@@ -242,12 +287,15 @@ def run_plan(args: argparse.Namespace) -> int:
             ("calls", args.budget_calls),
             ("prompts", args.budget_prompts),
             ("rounds", args.budget_rounds),
+            ("seconds", args.budget_seconds),
+            ("latency", args.budget_latency),
         )
         if v is not None
     )
     if limit < 0:
         raise InputError(f"a budget cannot be negative, got {limit:g}")
-    plan = make_plan(comparison, Budget(kind, limit, batch_size))  # type: ignore[arg-type]
+    budget = Budget(kind, limit, batch_size)  # type: ignore[arg-type]
+    plan = make_plan(comparison, budget, cost_model(args.cost_model))
     primary, best = comparison.primary, plan.recommended
     record = comparison.record
     print(
@@ -259,12 +307,19 @@ def run_plan(args: argparse.Namespace) -> int:
         f"LLM calls at batch size {batch_size}, {best.prompts:.1f} distinct prompts, "
         f"{best.rounds:.1f} rounds"
     )
+    if plan.model is not None:
+        print(
+            f"  estimated: {best.gpu_s:.3g} GPU-seconds, {best.latency_s:.3g} s latency per query "
+            f"({plan.model.name}; calibration: {plan.model.source})"
+        )
     print(f"  run it: {plan.command}")
     print(f"options within the budget, best first ({UNITS[kind]} is what the budget caps):")
     calls = f"calls b={batch_size}"
+    timed = plan.model is not None
     print(
         f"  {'strategy':<36} {'requests':>9} {primary:>8} {'p vs best':>10} {calls:>12} "
         f"{'prompts':>9} {'rounds':>8}"
+        + (f" {'est GPU-s':>10} {'est latency':>12}" if timed else "")
     )
     for option in plan.fitting:
         p = (
@@ -276,5 +331,6 @@ def run_plan(args: argparse.Namespace) -> int:
             f"  {option.label:<36} {option.requests:>9} {option.value:>8.4f} {p:>10} "
             f"{option.calls:>12.1f} "
             f"{option.prompts:>9.1f} {option.rounds:>8.1f}"
+            + (f" {option.gpu_s:>10.3g} {option.latency_s:>12.3g}" if timed else "")
         )
     return 0

@@ -5,22 +5,39 @@ the cache. Each strategy's stand-alone cost stays exact all the same, because th
 counts the distinct prompts a run needs whatever answered them (`standalone_inferences`,
 `round_prompts`); what the comparison actually spent is the inferences and judge calls it ran.
 With one order, a strategy is never answered from the reverse prompt another strategy left in the
-cache, so every strategy sees exactly the answers it would see alone."""
+cache, so every strategy sees exactly the answers it would see alone.
+
+Every judge call is also recorded with its tokens (`Experiment.samples`): the input of the time
+cost model fitted on this judge (rankpipe/compare/timecost.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+import time
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from rankpipe.cache import Cache, MemoryCache
+from rankpipe.compare.timecost import CallSample
 from rankpipe.cost import CostLedger
 from rankpipe.data.types import Qrels, QueryCandidates, Run, run_from_candidates
 from rankpipe.evaluation.metrics import DEFAULT_METRICS, Evaluation, evaluate
 from rankpipe.executor import Executor
-from rankpipe.judges.base import Judge, listwise_form
-from rankpipe.judges.telemetry import CallKind, CallRecord, TimedJudge, TimedListJudge
-from rankpipe.strategies.base import BlockRequest, Request, Strategy, StrategyRun
+from rankpipe.judges.base import (
+    BlockJudgment,
+    BlockPrompt,
+    Judge,
+    Judgment,
+    ListJudge,
+    PairPrompt,
+    SetJudge,
+    SetJudgment,
+    SetPrompt,
+    listwise_form,
+    setwise_form,
+)
+from rankpipe.judges.telemetry import CallRecord, TimedJudge, TimedListJudge
+from rankpipe.strategies.base import BestOf, BlockRequest, Request, Strategy, StrategyRun
 from rankpipe.strategies.registry import make_strategy
 
 
@@ -48,7 +65,7 @@ class Trial:
     run: Run
     ledger: CostLedger
     evaluation: Evaluation
-    kinds: set[CallKind]
+    kinds: set[RequestKind]
     """What the strategy asked: pairwise prompts, listwise blocks, or neither (no requests)."""
     calls: list[CallRecord]
     """Judge calls this configuration made (those its prompts found in the cache are absent)."""
@@ -65,7 +82,9 @@ class Experiment:
     """Prompts per judge call in the measured runs (batches span queries)."""
     metrics: tuple[str, ...]
     calls: list[CallRecord] = field(default_factory=list)
-    """Every judge call of the comparison, in order."""
+    """Every pairwise and listwise judge call of the comparison, in order."""
+    samples: list[CallSample] = field(default_factory=list)
+    """Every judge call of the comparison (setwise ones too) with its tokens, in order."""
 
 
 def run_experiment(
@@ -85,9 +104,16 @@ def run_experiment(
     qids = {item.query.qid for item in items}
     judged = {qid: labels for qid, labels in qrels.items() if qid in qids}
     log: list[CallRecord] = []
-    timed = TimedJudge(judge, log)
+    samples: list[CallSample] = []
+    timed = TimedJudge(_MeteredJudge(judge, samples), log)
     list_judge = listwise_form(judge)
-    timed_list = TimedListJudge(list_judge, log) if list_judge is not None else None
+    timed_list = (
+        TimedListJudge(_MeteredListJudge(list_judge, samples), log)
+        if list_judge is not None
+        else None
+    )
+    set_judge = setwise_form(judge)
+    metered_set = _MeteredSetJudge(set_judge, samples) if set_judge is not None else None
     trials = []
     for configuration in configurations:
         strategy = configuration.strategy
@@ -96,6 +122,7 @@ def run_experiment(
         executor = Executor(
             timed,
             list_judge=timed_list,
+            set_judge=metered_set,
             cache=cache,
             batch_size=batch_size,
             both_orders=configuration.both_orders,
@@ -115,7 +142,52 @@ def run_experiment(
             )
         )
     first_stage = evaluate(run_from_candidates(items), judged, metrics)
-    return Experiment(trials, first_stage, judge.identity, top_k, batch_size, tuple(metrics), log)
+    return Experiment(
+        trials, first_stage, judge.identity, top_k, batch_size, tuple(metrics), log, samples
+    )
+
+
+RequestKind = Literal["pair", "block", "set"]
+
+
+def _kind(request: Request) -> RequestKind:
+    if isinstance(request, BlockRequest):
+        return "block"
+    return "set" if isinstance(request, BestOf) else "pair"
+
+
+class _Metered:
+    """A judge decorator that records each call as a CallSample: prompts, prompt tokens, decoding
+    steps (the longest answer less its first token) and seconds."""
+
+    def __init__(self, inner: Judge | ListJudge | SetJudge, samples: list[CallSample]) -> None:
+        self.inner = inner
+        self.samples = samples
+        self.identity, self.reads_text = inner.identity, inner.reads_text
+
+    def _call(self, answer: Callable[[Sequence[Any]], list[Any]], prompts: Sequence[Any]) -> Any:
+        started = time.perf_counter()
+        answers = answer(prompts)
+        seconds = time.perf_counter() - started
+        tokens = sum(a.prompt_tokens for a in answers)
+        steps = max((a.completion_tokens for a in answers), default=1) - 1
+        self.samples.append(CallSample(len(prompts), tokens, max(steps, 0), seconds))
+        return answers
+
+
+class _MeteredJudge(_Metered):
+    def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
+        return self._call(self.inner.judge, prompts)  # type: ignore[no-any-return,union-attr]
+
+
+class _MeteredListJudge(_Metered):
+    def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
+        return self._call(self.inner.rank, prompts)  # type: ignore[no-any-return,union-attr]
+
+
+class _MeteredSetJudge(_Metered):
+    def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]:
+        return self._call(self.inner.choose, prompts)  # type: ignore[no-any-return,union-attr]
 
 
 class _ObservedStrategy:
@@ -124,7 +196,7 @@ class _ObservedStrategy:
     def __init__(self, strategy: Strategy) -> None:
         self.inner = strategy
         self.name = strategy.name
-        self.kinds: set[CallKind] = set()
+        self.kinds: set[RequestKind] = set()
 
     def run(self, n: int, top_k: int) -> StrategyRun:
         return self._watch(self.inner.run(n, top_k))
@@ -133,9 +205,7 @@ class _ObservedStrategy:
         try:
             requests = next(run)
             while True:
-                self.kinds.update(
-                    "block" if isinstance(r, BlockRequest) else "pair" for r in requests
-                )
+                self.kinds.update(_kind(r) for r in requests)
                 requests = run.send((yield requests))
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]

@@ -1,5 +1,6 @@
-"""The comparison's two figures (matplotlib, Agg canvas; no global pyplot state):
-effectiveness against LLM calls with the Pareto frontier, and LLM calls against batch size."""
+"""The comparison's figures (matplotlib, Agg canvas; no global pyplot state): effectiveness
+against LLM calls with the Pareto frontier, LLM calls against batch size, and effectiveness against
+tokens and estimated time (one frontier: tokens and seconds make every kind of call comparable)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,61 @@ def plot_pareto(summary: Summary, path: str | Path) -> None:
         ax.set_axis_off()
     _legend(figure, rows, colors)
     _save(figure, path)
+
+
+def plot_cost_pareto(summary: Summary, batch_size: int, path: str | Path) -> None:
+    """Four panels: the primary metric against prompt tokens, completion tokens, and the
+    estimated GPU-seconds and latency at `batch_size` (all per query), each with its frontier."""
+    rows = [r for r in _paying(summary.rows) if r.time is not None]
+    model = summary.cost_model
+    assert model is not None
+    panels = [
+        ("prompt tokens per query", [r.cost.prompt_tokens for r in rows]),
+        ("completion tokens per query", [r.cost.completion_tokens for r in rows]),
+        (
+            f"estimated GPU-seconds per query (b={batch_size})",
+            [r.time[batch_size].gpu_s for r in rows if r.time],
+        ),
+        (
+            f"estimated latency per query, s (b={batch_size})",
+            [r.time[batch_size].latency_s for r in rows if r.time],
+        ),
+    ]
+    figure = Figure(figsize=(9.5, 7.6), dpi=DPI, layout="constrained")
+    axes = figure.subplots(2, 2, sharey=True).flatten()
+    colors = _colors(rows)
+    values = [r.metrics[summary.primary] for r in rows]
+    for ax, (label, costs) in zip(axes, panels, strict=True):
+        points = list(zip(costs, values, strict=True))
+        for row, (x, y) in zip(rows, points, strict=True):
+            ax.scatter([x], [y], color=colors[row.strategy], marker=_marker(row), s=20, zorder=3)
+        frontier = pareto_frontier(points)
+        ax.step(
+            [points[i][0] for i in frontier],
+            [points[i][1] for i in frontier],
+            where="post",
+            color="0.4",
+            lw=0.8,
+            zorder=2,
+        )
+        for i in frontier:
+            ax.annotate(
+                rows[i].label, points[i], fontsize=6, xytext=(3, -8), textcoords="offset points"
+            )
+        _first_stage_line(ax, summary)
+        _log_if_wide(ax, costs)
+        ax.set_xlabel(label, fontsize=8)
+        ax.set_ylabel(summary.primary, fontsize=8)
+        ax.tick_params(which="both", labelsize=7)
+    figure.suptitle(
+        f"time: estimates from the {model.name} cost model ({_short(model.source)})", fontsize=8
+    )
+    _legend(figure, rows, colors)
+    _save(figure, path)
+
+
+def _short(text: str, width: int = 110) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def plot_calls(summary: Summary, path: str | Path) -> None:

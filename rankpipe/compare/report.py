@@ -1,5 +1,7 @@
 """Write a comparison to a folder: a Markdown report, a CSV table, `compare.json` (what
-`rankpipe plan` reads), each strategy's TREC run and cost ledger, and two PNG figures."""
+`rankpipe plan` reads), each strategy's TREC run and cost ledger, three PNG figures, and
+`timecost.json`, the time cost model fitted on this comparison's judge calls (a `--cost-model`
+file for later comparisons and plans)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from rankpipe.atomic import atomic_write
 from rankpipe.compare.experiment import Experiment
-from rankpipe.compare.plots import plot_calls, plot_pareto
+from rankpipe.compare.plots import plot_calls, plot_cost_pareto, plot_pareto
 from rankpipe.compare.summary import SIGNIFICANCE, Spend, Summary
 from rankpipe.data.trec import write_run
 
@@ -44,9 +46,26 @@ def write_report(
     _write_csv(summary, folder / "compare.csv")
     plot_pareto(summary, folder / "pareto.png")
     plot_calls(summary, folder / "calls_by_batch_size.png")
+    names = ["compare.md", "compare.csv", "pareto.png", "calls_by_batch_size.png"]
+    if summary.cost_model is not None:
+        plot_cost_pareto(summary, cost_batch_size(experiment, summary), folder / COST_FIGURE)
+        names.append(COST_FIGURE)
+    if summary.fitted is not None:
+        summary.fitted.write(folder / FITTED_FILE)
+        names.append(FITTED_FILE)
     _write_json(experiment, summary, files, folder / RESULTS_FILE, judge, source)  # last: complete
-    names = ("compare.md", "compare.csv", "pareto.png", "calls_by_batch_size.png", RESULTS_FILE)
-    return [folder / name for name in names]
+    return [folder / name for name in [*names, RESULTS_FILE]]
+
+
+COST_FIGURE = "pareto_tokens_time.png"
+FITTED_FILE = "timecost.json"
+
+
+def cost_batch_size(experiment: Experiment, summary: Summary) -> int:
+    """The batch size of the token and time figure: the measured runs' if it is costed, else the
+    largest costed one."""
+    sizes = summary.batch_sizes
+    return experiment.batch_size if experiment.batch_size in sizes else max(sizes)
 
 
 def _slug(text: str) -> str:
@@ -74,6 +93,8 @@ def _write_json(
         "best": summary.best,
         "first_stage": summary.first_stage,
         "time_models": {kind: asdict(model) for kind, model in summary.time_models.items()},
+        "cost_model": summary.cost_model.to_dict() if summary.cost_model else None,
+        "fitted_cost_model": summary.fitted.to_dict() if summary.fitted else None,
         "configurations": [
             {
                 "label": row.label,
@@ -86,6 +107,7 @@ def _write_json(
                 "p_vs_best": row.p_vs_best,
                 "standalone": asdict(row.cost),
                 "predicted_s": row.predicted_s,
+                "estimated_time": {b: asdict(e) for b, e in row.time.items()} if row.time else None,
                 "spend": asdict(row.spend),
             }
             for row in summary.rows
@@ -115,6 +137,8 @@ def _write_csv(summary: Summary, path: Path) -> None:
         *(f"calls_b{b}" for b in sizes),
         *(f"calls_no_cache_b{b}" for b in sizes),
         *(f"predicted_s_b{b}" for b in sizes),
+        *(f"est_gpu_s_b{b}" for b in sizes),
+        *(f"est_latency_s_b{b}" for b in sizes),
         "run_inferences",
         "run_judge_calls",
         "run_prompt_tokens",
@@ -150,6 +174,8 @@ def _write_csv(summary: Summary, path: Path) -> None:
                     *(_number(cost.calls[b], 3) for b in sizes),
                     *(_number(cost.calls_without_cache[b], 3) for b in sizes),
                     *predicted,
+                    *(_number(row.time[b].gpu_s, 6) if row.time else "" for b in sizes),
+                    *(_number(row.time[b].latency_s, 6) if row.time else "" for b in sizes),
                     spend.inferences,
                     spend.judge_calls,
                     spend.prompt_tokens,
@@ -233,6 +259,8 @@ def render_markdown(
     lines += _cheapest_table(summary)
     lines += ["", "## Time", ""]
     lines += _time_section(summary)
+    lines += ["", "## Estimated time from tokens", ""]
+    lines += _estimate_section(summary, cost_batch_size(experiment, summary))
     lines += ["", "## What this comparison actually spent", ""]
     lines += _spend_section(summary, experiment)
     lines += [
@@ -242,6 +270,8 @@ def render_markdown(
         "![LLM calls against batch size](calls_by_batch_size.png)",
         "",
     ]
+    if summary.cost_model is not None:
+        lines += [f"![effectiveness against tokens and estimated time]({COST_FIGURE})", ""]
     return "\n".join(lines)
 
 
@@ -309,6 +339,49 @@ def _time_section(summary: Summary) -> list[str]:
         ],
     )
     return lines
+
+
+def _estimate_section(summary: Summary, at: int) -> list[str]:
+    model = summary.cost_model
+    if model is None:
+        return ["No time cost model: no judge call was measured and no `--cost-model` was given."]
+    sizes = summary.batch_sizes
+    lines = [
+        f"Estimates, not measurements. Time cost model {model.describe()}.",
+        "",
+        "GPU-seconds (the sum of the calls' times) and latency (the sum over sequential rounds of "
+        "each round's slowest call, the round's calls side by side) per query, stand-alone, at "
+        "each batch size; tokens are those of the distinct prompts a query needs.",
+        "",
+    ]
+    header = [
+        "strategy",
+        summary.primary,
+        "prompt tokens",
+        "completion tokens",
+        *(f"GPU-s b={b}" for b in sizes),
+        *(f"latency s b={b}" for b in sizes),
+    ]
+    body = [
+        [
+            row.label,
+            f"{row.metrics[summary.primary]:.4f}",
+            _count(row.cost.prompt_tokens),
+            _count(row.cost.completion_tokens),
+            *(_seconds(row.time[b].gpu_s) if row.time else "n/a" for b in sizes),
+            *(_seconds(row.time[b].latency_s) if row.time else "n/a" for b in sizes),
+        ]
+        for row in summary.rows
+    ]
+    lines += _table(header, body)
+    if summary.fitted is not None and summary.fitted is not model:
+        lines += ["", f"Fitted on this comparison's own calls: {summary.fitted.describe()}."]
+    lines += ["", f"The figure `{COST_FIGURE}` draws these at batch size {at}."]
+    return lines
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3g}"
 
 
 def _spend_section(summary: Summary, experiment: Experiment) -> list[str]:

@@ -1,5 +1,6 @@
 """Turn an experiment into one row per strategy: effectiveness, significance against the best,
-stand-alone cost at each batch size (Wisznia et al., 2025), predicted time, and actual spend."""
+stand-alone cost at each batch size (Wisznia et al., 2025), predicted time (per-call fits, and the
+token-based time cost model's estimated GPU-seconds and latency), and actual spend."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from rankpipe.compare.costmodel import CallTimeModel, StandaloneCost, standalone_cost
 from rankpipe.compare.experiment import Experiment, Trial
+from rankpipe.compare.timecost import TimeCostModel, TimeEstimate
 from rankpipe.evaluation.significance import paired_t_tests
 from rankpipe.judges.telemetry import CALL_KINDS, CallKind
 
@@ -16,6 +18,7 @@ REQUESTS = {
     frozenset(): "none",
     frozenset({"pair"}): "pairwise",
     frozenset({"block"}): "listwise",
+    frozenset({"set"}): "setwise",
 }
 
 
@@ -48,6 +51,9 @@ class Row:
     predicted_s: dict[int, float] | None
     """Batch size -> predicted stand-alone seconds per query (None when no time model applies)."""
     spend: Spend
+    time: dict[int, TimeEstimate] | None = None
+    """Batch size -> estimated stand-alone GPU-seconds and latency per query under the summary's
+    `cost_model` (None without one)."""
 
     def differs_from_best(self, metric: str) -> bool:
         """Significantly different from the best row (on the primary metric, that is worse)."""
@@ -63,6 +69,10 @@ class Summary:
     batch_sizes: tuple[int, ...]
     time_models: dict[CallKind, CallTimeModel]
     first_stage: dict[str, float]
+    cost_model: TimeCostModel | None = None
+    """The time cost model of the rows' `time` estimates: the one asked for, else `fitted`."""
+    fitted: TimeCostModel | None = None
+    """The time cost model fitted on this comparison's judge calls (None when none was made)."""
 
     def row(self, label: str) -> Row:
         return next(r for r in self.rows if r.label == label)
@@ -97,8 +107,18 @@ class Summary:
         return min(rows, key=lambda r: (calls(r), -r.metrics[self.primary]), default=None)
 
 
-def summarize(experiment: Experiment, batch_sizes: Sequence[int]) -> Summary:
+def summarize(
+    experiment: Experiment, batch_sizes: Sequence[int], cost_model: TimeCostModel | None = None
+) -> Summary:
+    """The rows; time estimates under `cost_model`, else under the model fitted on this
+    comparison's calls."""
     primary = experiment.metrics[0]
+    fitted = TimeCostModel.fit(
+        experiment.samples,
+        f"fitted on {experiment.judge}",
+        "measured calls of this comparison",
+    )
+    chosen = cost_model if cost_model is not None else fitted
     models = {
         kind: model
         for kind in CALL_KINDS
@@ -119,10 +139,18 @@ def summarize(experiment: Experiment, batch_sizes: Sequence[int]) -> Summary:
     for test in tests:
         p_values[test.system][test.metric] = test.p_holm
     rows = [
-        _row(t, p_values[t.configuration.label], batch_sizes, models) for t in experiment.trials
+        _row(t, p_values[t.configuration.label], batch_sizes, models, chosen)
+        for t in experiment.trials
     ]
     return Summary(
-        rows, best, primary, tuple(batch_sizes), models, experiment.first_stage.aggregate
+        rows,
+        best,
+        primary,
+        tuple(batch_sizes),
+        models,
+        experiment.first_stage.aggregate,
+        chosen,
+        fitted,
     )
 
 
@@ -131,8 +159,10 @@ def _row(
     p_vs_best: dict[str, float],
     batch_sizes: Sequence[int],
     models: dict[CallKind, CallTimeModel],
+    cost_model: TimeCostModel | None,
 ) -> Row:
-    model = models.get(next(iter(trial.kinds))) if len(trial.kinds) == 1 else None
+    kind = next(iter(trial.kinds)) if len(trial.kinds) == 1 else None
+    model = models.get(kind) if kind in ("pair", "block") else None  # type: ignore[call-overload]
     if not trial.kinds:
         predicted: dict[int, float] | None = dict.fromkeys(batch_sizes, 0.0)
     else:
@@ -158,6 +188,7 @@ def _row(
         standalone_cost(trial.ledger, batch_sizes),
         predicted,
         spend,
+        {b: cost_model.mean_seconds(trial.ledger, b) for b in batch_sizes} if cost_model else None,
     )
 
 

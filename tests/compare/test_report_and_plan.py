@@ -85,7 +85,7 @@ def test_the_report_folder_holds_tables_plots_runs_and_ledgers(
 
 def test_plan_recommends_the_best_strategy_within_the_budget(folder: Path) -> None:
     comparison = load_comparison(folder)
-    options = {o.label: o for o in comparison.options(4)}
+    options = {o.label: o for o in comparison.options(4, comparison.cost_model())}
     assert options["all-pairs"].calls == 95  # ceil(380 / 4) in one round
     for limit in (95, 94):
         plan = make_plan(comparison, Budget("calls", limit, 4))
