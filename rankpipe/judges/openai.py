@@ -45,6 +45,9 @@ not a completion (a proxy's HTML page, a cut connection) is not retried on that 
 the next one. Other HTTP 4xx answers (unknown model, bad request) are the user's to fix: InputError
 at once.
 
+`judge.client.prefix_cache()` sums vLLM's prefix-cache counters over the servers (their Prometheus
+`/metrics` pages), for a hit rate.
+
 Identity: backend, model name as given, both prompts by name and digest, format and, when given,
 tokenizer and logprobs. The URLs are left out: the same model behind any of its servers gives the
 same answers, so their judgments share one cache.
@@ -84,6 +87,7 @@ from rankpipe.judges.prompts import (
     render_pair,
 )
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
+from rankpipe.judges.telemetry import PrefixCacheStats, prefix_cache_from_prometheus
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +212,19 @@ class Endpoint:
         if key:
             self._session.headers["Authorization"] = f"Bearer {key}"
 
+    def prefix_cache(self) -> PrefixCacheStats:
+        """The server's prefix-cache counters from its Prometheus page (vLLM serves it at the URL's
+        root: http://HOST:PORT/metrics)."""
+        root = self.url[: -len("/v1")] if self.url.endswith("/v1") else self.url
+        try:
+            response = self._session.get(f"{root}/metrics", timeout=self.policy.timeout)
+            response.raise_for_status()
+        except requests.RequestException as error:
+            raise JudgeError(
+                f"openai server {self.url}: cannot read {root}/metrics ({error})"
+            ) from None
+        return prefix_cache_from_prometheus(response.text)
+
     def is_up(self) -> bool:
         """Up, or down long enough to be tried again."""
         return time.monotonic() >= self.down_until
@@ -299,6 +316,10 @@ class CompletionsClient:
     @property
     def urls(self) -> list[str]:
         return [endpoint.url for endpoint in self.endpoints]
+
+    def prefix_cache(self) -> PrefixCacheStats:
+        """The prefix-cache counters of all servers together (vLLM's, from their /metrics)."""
+        return sum((e.prefix_cache() for e in self.endpoints), PrefixCacheStats())
 
     def route(self, key: str) -> list[Endpoint]:
         """The servers for a query, in the order it tries them: the same order in every process

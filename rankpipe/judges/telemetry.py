@@ -1,15 +1,24 @@
-"""Judge telemetry: decorators that record the size and duration of every call to a judge.
+"""Judge telemetry: decorators that record the size, duration and retries of every call to a judge,
+and vLLM's own prefix-cache counters.
 
-They wrap a judge without changing its answers, identity or cache keys, so the executor batches and
-caches through them as through the judge itself. The cost comparison fits its per-call time model
-on what they record."""
+The decorators wrap a judge without changing its answers, identity or cache keys, so the executor
+batches and caches through them as through the judge itself. The cost comparison fits its per-call
+time model on what they record. A judge that retries requests (the `openai` backend) counts them
+in a `retries` attribute, and each call's record carries how many it made.
+
+`PrefixCacheStats` holds vLLM's prefix-cache counters (`vllm:prefix_cache_queries` and
+`vllm:prefix_cache_hits`, in prompt tokens looked up and found cached), read from the in-process
+engine's metrics (`LLM.get_metrics()`) or from a server's Prometheus `/metrics` page; the page is
+read with one regular expression rather than a dependency on prometheus_client (only two counters
+are wanted)."""
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judge, Judgment, ListJudge, PairPrompt
 
@@ -23,11 +32,14 @@ Answer = TypeVar("Answer")
 
 @dataclass(frozen=True)
 class CallRecord:
-    """One judge call: pairwise or listwise, how many prompts it held, and how long it took."""
+    """One judge call: pairwise or listwise, how many prompts it held, how long it took, and how
+    many retries it needed."""
 
     kind: CallKind
     prompts: int
     seconds: float
+    retries: int = 0
+    """Requests the judge retried during the call (servers that failed and were asked again)."""
 
 
 class _Timed(Generic[AnyJudge]):
@@ -51,10 +63,15 @@ class _Timed(Generic[AnyJudge]):
         call: Callable[[Sequence[Prompt]], list[Answer]],
         prompts: Sequence[Prompt],
     ) -> list[Answer]:
-        started = time.perf_counter()
+        retries, started = self._retries(), time.perf_counter()
         answers = call(prompts)
-        self.log.append(CallRecord(kind, len(prompts), time.perf_counter() - started))
+        self.log.append(
+            CallRecord(kind, len(prompts), time.perf_counter() - started, self._retries() - retries)
+        )
         return answers
+
+    def _retries(self) -> int:
+        return int(getattr(self.inner, "retries", 0))
 
 
 class TimedJudge(_Timed[Judge]):
@@ -69,3 +86,48 @@ class TimedListJudge(_Timed[ListJudge]):
 
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
         return self._timed("block", self.inner.rank, prompts)
+
+
+PREFIX_CACHE_QUERIES = "vllm:prefix_cache_queries"
+PREFIX_CACHE_HITS = "vllm:prefix_cache_hits"
+_PROMETHEUS_SAMPLE = re.compile(
+    r"^(vllm:prefix_cache_(?:queries|hits))(?:_total)?(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class PrefixCacheStats:
+    """vLLM's prefix-cache counters: prompt tokens looked up (`queries`) and found cached
+    (`hits`), summed over engines. Counters only grow: subtract two readings for an interval."""
+
+    queries: int = 0
+    hits: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.queries if self.queries else 0.0
+
+    def __add__(self, other: PrefixCacheStats) -> PrefixCacheStats:
+        return PrefixCacheStats(self.queries + other.queries, self.hits + other.hits)
+
+    def __sub__(self, other: PrefixCacheStats) -> PrefixCacheStats:
+        return PrefixCacheStats(self.queries - other.queries, self.hits - other.hits)
+
+
+def prefix_cache_from_metrics(metrics: Iterable[Any]) -> PrefixCacheStats:
+    """The counters among vLLM's in-process metrics (`LLM.get_metrics()`: objects with `name` and,
+    for counters, `value`)."""
+    totals = {PREFIX_CACHE_QUERIES: 0, PREFIX_CACHE_HITS: 0}
+    for metric in metrics:
+        if metric.name in totals:
+            totals[metric.name] += int(metric.value)
+    return PrefixCacheStats(totals[PREFIX_CACHE_QUERIES], totals[PREFIX_CACHE_HITS])
+
+
+def prefix_cache_from_prometheus(text: str) -> PrefixCacheStats:
+    """The counters on a vLLM server's `/metrics` page (Prometheus text format, `_total` suffix)."""
+    totals = {PREFIX_CACHE_QUERIES: 0.0, PREFIX_CACHE_HITS: 0.0}
+    for name, value in _PROMETHEUS_SAMPLE.findall(text):
+        totals[name] += float(value)
+    return PrefixCacheStats(int(totals[PREFIX_CACHE_QUERIES]), int(totals[PREFIX_CACHE_HITS]))

