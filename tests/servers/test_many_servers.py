@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pytest
-from fake_server import MODEL, FakeServer, Reply, completion
+from fake_server import MODEL, FakeServer, Reply, completion, dead_url
 
+from rankpipe.cli.main import main
+from rankpipe.data.trec import read_run
 from rankpipe.data.types import Candidate, Query, QueryCandidates
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.judges.base import PairPrompt
@@ -211,3 +213,16 @@ def test_urls_stay_out_of_the_identity() -> None:
 def test_bad_url_lists_are_input_errors(urls: str, expected: str) -> None:
     with pytest.raises(InputError, match=expected):
         make_judge(f"openai:{MODEL}@{urls},format=plain")
+
+
+def test_the_rerank_command_takes_a_list_of_servers_one_of_them_dead(serve, tmp_path) -> None:  # noqa: ANN001
+    live = serve(by_prompt)
+    output = tmp_path / "run.trec"
+    code = main([
+        "rerank", "--dataset", "demo", "--depth", "3", "--strategy", "allpairs",
+        "--judge", f"openai:{MODEL}@{dead_url()}|{live.url},format=plain,retries=0",
+        "--output", str(output), "--cache", str(tmp_path / "judgments.sqlite"),
+    ])  # fmt: skip
+    assert code == 0
+    assert len(read_run(output)) == 10
+    assert len(live.requests) == 10 * 3 * 2  # every prompt answered by the live server

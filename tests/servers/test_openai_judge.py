@@ -337,3 +337,23 @@ def test_the_rerank_command_reports_a_dead_server_and_how_to_resume(tmp_path, ca
     assert f"openai server {url}: 2 attempts failed; last error: connection refused" in error
     assert "rerun the same command to resume" in error
     assert not output.exists()
+
+
+def test_answers_of_a_batch_that_failed_part_way_are_not_paid_again(serve, tmp_path) -> None:  # noqa: ANN001
+    items = [
+        QueryCandidates(
+            Query("q1", "what do bees eat"),
+            tuple(Candidate(f"d{i}", f"passage {i}") for i in range(5)),
+        )
+    ]
+    dying = serve(lambda r, n: prefers_a(r, n) if n <= 5 else (503, {"error": "overloaded"}))
+    cache = SQLiteCache(tmp_path / "judgments.sqlite")
+    spec = f"openai:{MODEL}@{{}},format=plain,concurrency=1,retries=0"
+    with pytest.raises(JudgeError, match="5 of 8 prompts of the call were answered"):
+        rerank(items, spec.format(dying.url), AdjacentPairs(), top_k=5, cache=cache, batch_size=8)
+    healthy = serve(prefers_a)
+    result = rerank(
+        items, spec.format(healthy.url), AdjacentPairs(), top_k=5, cache=cache, batch_size=8
+    )
+    assert len(healthy.requests) == 8 - 5  # one batch of 8 prompts; 5 were answered and cached
+    assert result.cost.total()["cache_hits"] == 5
