@@ -44,8 +44,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_command(args: argparse.Namespace) -> int:
     if args.per_query:
         check_writable(args.per_query, "--per-query")
-    qrels = read_qrels(args.qrels)
-    results = {path: evaluate(path, qrels, args.metrics) for path in args.runs}
+    read_qrels(args.qrels)  # a bad qrels file is named before any run is read
+    results = {path: evaluate(path, args.qrels, args.metrics) for path in args.runs}
     names = list(next(iter(results.values())).aggregate)
     for path, result in results.items():
         _warn_coverage(path, result)

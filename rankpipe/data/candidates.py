@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rankpipe.atomic import atomic_write
-from rankpipe.data.textfile import identifier_problem, read_text
+from rankpipe.data.textfile import check_identifier, identifier_problem, read_text
 from rankpipe.data.types import Candidate, Query, QueryCandidates, Run
 from rankpipe.errors import InputError, line_error
 
@@ -102,6 +102,13 @@ def _identifier(where: str, what: str, value: Any) -> str:
 
 
 def write_candidates(items: Iterable[QueryCandidates], path: str | Path) -> None:
+    """Write JSONL, one query a line; ids the reader would refuse (whitespace inside) are an
+    InputError, and nothing is written."""
+    items = list(items)
+    for item in items:
+        check_identifier("qid", item.query.qid)
+        for c in item.candidates:
+            check_identifier(f"docid (query {item.query.qid})", c.docid)
     with atomic_write(path) as out:
         for item in items:
             hits = [

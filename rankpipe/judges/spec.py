@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rankpipe.data.types import Qrels
@@ -70,7 +72,8 @@ def _factory_module(spec: JudgeSpec):  # noqa: ANN202 - a module
 def make_judge(spec: str | JudgeSpec, qrels: Qrels | None = None) -> Judge:
     """Build a pairwise judge from its spec. `qrels` serve `sim` when the spec names no file."""
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
-    return _factory_module(parsed).pairwise_judge(parsed, qrels)  # type: ignore[no-any-return]
+    with _naming(parsed):
+        return _factory_module(parsed).pairwise_judge(parsed, qrels)  # type: ignore[no-any-return]
 
 
 def make_list_judge(spec: str | JudgeSpec, qrels: Qrels | None = None) -> ListJudge:
@@ -79,7 +82,20 @@ def make_list_judge(spec: str | JudgeSpec, qrels: Qrels | None = None) -> ListJu
     module = _factory_module(parsed)
     if not hasattr(module, "list_judge"):
         raise InputError(f"judge {parsed}: the {parsed.backend} backend has no listwise form")
-    return module.list_judge(parsed, qrels)  # type: ignore[no-any-return]
+    with _naming(parsed):
+        return module.list_judge(parsed, qrels)  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def _naming(spec: JudgeSpec) -> Iterator[None]:
+    """A backend's InputError that does not say which judge (a missing qrels file) is prefixed
+    with the spec."""
+    try:
+        yield
+    except InputError as error:
+        if "judge" in str(error):
+            raise
+        raise InputError(f"judge {spec}: {error}") from None
 
 
 def float_option(
