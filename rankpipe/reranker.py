@@ -74,8 +74,9 @@ class Reranker:
     `judge` and `strategy` are spec strings (as on the CLI) or objects; `qrels` serve a `sim` judge
     spec that names no qrels file. `cache`: a SQLite path, a Cache, None or "memory" (in memory,
     for this Reranker only), or by default the CLI's SQLite cache. `orders`: "both" asks (A, B)
-    and (B, A) and averages, "one" asks (A, B). The judge is loaded once and the cache connection
-    held until `close()` (or the end of a `with` block)."""
+    and (B, A) and averages, "one" asks (A, B) (with `reuse_reversed`, a cached (B, A) may answer
+    it: fewer inferences, but the output then depends on what the cache holds). The judge is loaded
+    once and the cache connection held until `close()` (or the end of a `with` block)."""
 
     def __init__(
         self,
@@ -87,6 +88,7 @@ class Reranker:
         cache: str | Path | Cache | CacheDefault | None = DEFAULT_CACHE,
         batch_size: int = 32,
         orders: Literal["both", "one"] = "both",
+        reuse_reversed: bool = False,
         qrels: Qrels | None = None,
         progress: bool = False,
     ) -> None:
@@ -107,6 +109,7 @@ class Reranker:
             cache=self.cache,
             batch_size=batch_size,
             both_orders=orders == "both",
+            reuse_reversed=reuse_reversed,
             progress=progress,
         )
 
