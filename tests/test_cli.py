@@ -7,6 +7,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -444,3 +445,125 @@ def test_console_script(tmp_path: Path) -> None:
         "",
         f"rankpipe convert: error: {missing}: no such file\n",
     )
+
+
+def rerank_demo(tmp_path: Path, name: str, *extra: str) -> tuple[int, dict[str, float]]:
+    """`rerank` on the demo collection with the sim judge; (exit code, ledger totals)."""
+    output = tmp_path / f"{name}.trec"
+    code = main(["rerank", "--dataset", "demo", "--judge", "sim:bias=0.3", "--output", str(output),
+                 *extra])  # fmt: skip
+    return code, json.loads((tmp_path / f"{name}.trec.cost.json").read_text())["total"]
+
+
+def test_one_orders_flag_and_its_old_spellings(tmp_path: Path) -> None:
+    runs = {}
+    for name, flags in {
+        "one": ("--orders", "one"),
+        "one-old": ("--one-order",),
+        "both": ("--orders", "both"),
+        "both-old": ("--both-orders",),
+    }.items():
+        code, total = rerank_demo(tmp_path, name, "--no-cache", *flags)
+        assert code == 0
+        runs[name] = (
+            (tmp_path / f"{name}.trec").read_text(),
+            total["prompts"],
+            total["comparisons"],
+        )
+    assert runs["one"] == runs["one-old"] and runs["both"] == runs["both-old"]
+    assert runs["both"][1] == 2 * runs["both"][2] and runs["one"][1] == runs["one"][2]
+
+
+def test_reuse_reversed_is_an_opt_in(tmp_path: Path) -> None:
+    """A cache filled by quickselect holds (b, a) answers heapsort could use for (a, b): only with
+    --reuse-reversed does it use them (fewer inferences, output dependent on the cache)."""
+    cache, copy = tmp_path / "cache.sqlite", tmp_path / "copy"
+    one = ("--orders", "one")
+    assert (
+        rerank_demo(tmp_path, "fill", "--cache", str(cache), *one, "--strategy", "quickselect")[0]
+        == 0
+    )
+    copy.mkdir()
+    for part in tmp_path.glob("cache.sqlite*"):
+        shutil.copy(part, copy / part.name)
+    fresh = rerank_demo(tmp_path, "fresh", "--no-cache", *one)[1]
+    own = rerank_demo(tmp_path, "own", "--cache", str(cache), *one)[1]
+    assert (tmp_path / "own.trec").read_text() == (tmp_path / "fresh.trec").read_text()
+    reused = rerank_demo(tmp_path, "reused", "--cache", str(copy / cache.name), *one,
+                         "--reuse-reversed")[1]  # fmt: skip
+    assert reused["inferences"] < own["inferences"] <= fresh["inferences"]
+
+
+def test_quickselect_turning_into_all_pairs_is_announced(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert rerank_demo(tmp_path, "qs", "--no-cache", "--strategy", "quickselect")[0] == 0
+    err = capsys.readouterr().err
+    assert "note: quickselect orders 10 of 10 queries all-pairs" in err
+    assert "1,900 comparisons, 3,800 prompts" in err
+    assert rerank_demo(tmp_path, "qs5", "--no-cache", "--strategy", "quickselect",
+                       "--top-k", "5")[0] == 0  # fmt: skip
+    assert "all-pairs" not in capsys.readouterr().err  # 20 candidates > 2 x 5: a real selection
+
+
+def test_run_and_ledger_are_written_both_or_neither(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rankpipe.cost import CostLedger
+
+    def broken(self: CostLedger) -> dict[str, object]:
+        raise RuntimeError("ledger broke")
+
+    monkeypatch.setattr(CostLedger, "to_dict", broken)
+    output = tmp_path / "run.trec"
+    args = ["rerank", "--dataset", "demo", "--judge", "sim", "--no-cache", "--output", str(output)]
+    assert main(args) == 1
+    assert "ledger broke" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_partly_judged_queries_are_noted_with_counts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    qrels = tmp_path / "qrels.txt"
+    lines = Path(DEMO_QRELS).read_text().splitlines(keepends=True)
+    qrels.write_text("".join(line for line in lines if line.startswith("d1 ")))
+    code, _ = rerank_demo(tmp_path, "part", "--no-cache", "--qrels", str(qrels), "--depth", "5")
+    assert code == 0
+    assert "note: 9 of 10 queries have no qrels; effectiveness is reported over the 1 judged" in (
+        capsys.readouterr().err
+    )
+
+
+def test_help_loads_no_heavy_library() -> None:
+    """`rankpipe --help` imports only the command table (its time is in eval/results/cli.md)."""
+    probe = (
+        "import sys\nfrom rankpipe.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'transformers', 'pandas', 'ir_measures', 'numpy', 'sqlite3')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("usage: rankpipe")
+    assert done.stderr.strip() == "[]"
+
+
+def test_the_command_table_matches_what_the_modules_register() -> None:
+    from rankpipe.cli.main import COMMANDS
+
+    full = build_parser()
+    listed = {
+        choice.dest: choice.help
+        for action in full._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for choice in action._choices_actions
+    }
+    assert listed == {name: help_text for name, (_, help_text) in COMMANDS.items()}
+
+
+def test_third_party_progress_bars_are_off_in_logs(tmp_path: Path) -> None:
+    import huggingface_hub
+
+    assert main(["evaluate", DEMO_RUN, "--qrels", DEMO_QRELS]) == 0  # stderr is not a terminal
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    assert huggingface_hub.utils.are_progress_bars_disabled()

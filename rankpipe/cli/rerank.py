@@ -23,7 +23,7 @@ from rankpipe.data.trec import write_run
 from rankpipe.data.types import QueryCandidates, run_from_candidates
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.evaluation.metrics import evaluate
-from rankpipe.rerank import rerank
+from rankpipe.reranker import Reranker
 from rankpipe.strategies.base import Strategy
 from rankpipe.strategies.quicksort import QuickSelect
 from rankpipe.strategies.registry import make_strategy
@@ -111,17 +111,19 @@ def run_command(args: argparse.Namespace) -> int:
     check_qrels_cover(items, qrels, "--qrels" if args.qrels else f"--dataset {args.dataset}")
     _announce_substitution(strategy, items, args.top_k, args.orders)
     try:
-        result = rerank(
-            items,
+        with Reranker(
             args.judge,
             strategy,
             args.top_k,
+            depth=None,  # load_candidates kept the top --depth
             cache=cache,
             batch_size=args.batch_size,
-            both_orders=args.orders == "both",
+            orders=args.orders,
+            reuse_reversed=args.reuse_reversed,
             qrels=qrels,
             progress=show_progress(),
-        )
+        ) as reranker:
+            result = reranker.rerank(items)
     except JudgeError as error:
         where = (
             f"cached in {cache}; rerun the same command to resume" if cache else "lost (--no-cache)"
