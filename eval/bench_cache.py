@@ -3,9 +3,10 @@
 For each source tree (e.g. this one and an older checkout made with `git worktree add`), it runs
 `rankpipe rerank --dataset dl19 --judge sim:noise=0.1 --strategy allpairs` three ways, each in a
 fresh process: `--no-cache`, `--cache NEW` (an empty cache, every judgment written) and the same
-command again (every judgment read back). Each process reports its wall time and the bytes it
-wrote to storage (`write_bytes` of /proc/self/io, Linux). The overhead of a cached run is its time
-over the `--no-cache` run's, measured back to back in the same round; rounds alternate the trees.
+command again (every judgment read back). Each process reports its wall time, its CPU time (user +
+system: steadier than wall time on a shared machine) and the bytes it wrote to storage
+(`write_bytes` of /proc/self/io, Linux). The overhead of a cached run is its time over the
+`--no-cache` run's, measured back to back in the same round; rounds alternate the trees.
 
 Usage: python eval/bench_cache.py [--tree after=. --tree before=/tmp/before] [--rounds 1]
        [--workdir /tmp/bench-cache]
@@ -28,13 +29,15 @@ from pathlib import Path
 COMMAND = ["rerank", "--dataset", "dl19", "--judge", "sim:noise=0.1", "--strategy", "allpairs"]
 MODES = ("no-cache", "cold cache", "warm cache")
 CHILD = """
-import json, sys, time
+import json, resource, sys, time
 from rankpipe.cli.main import main
 started = time.perf_counter()
 code = main(sys.argv[1:])
 seconds = time.perf_counter() - started
+usage = resource.getrusage(resource.RUSAGE_SELF)
 io = dict(line.split(": ") for line in open("/proc/self/io").read().splitlines())
-print(json.dumps({"rc": code, "s": seconds, "write_bytes": int(io["write_bytes"])}))
+print(json.dumps({"rc": code, "s": seconds, "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "write_bytes": int(io["write_bytes"])}))
 """
 
 
@@ -86,8 +89,11 @@ def main() -> None:
         f"DL19 all-pairs, sim:noise=0.1, {args.rounds} round(s); {platform.processor() or 'cpu'}"
         f" {os.cpu_count()} cores, load {load:.1f}, {date.today()}, {time.strftime('%H:%M')}\n"
     )
-    print("| tree | run | seconds | overhead vs --no-cache | MB written | cache file MB |")
-    print("|---|---|---:|---:|---:|---:|")
+    print(
+        "| tree | run | wall s | CPU s | overhead vs --no-cache (wall, CPU) | MB written "
+        "| cache file MB |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
     for name in trees:
         base = statistics.median(r["s"] for r in measured[(name, "no-cache")])
         for mode in MODES:

@@ -48,8 +48,9 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from rankpipe.data.types import Candidate, Query
 from rankpipe.errors import InputError
@@ -108,6 +109,23 @@ def prompt_key(
 def check_entry(entry: Entry) -> str | None:
     """What is wrong with an entry's values (None when nothing): ranges, types, shapes."""
     judgment, n = entry.judgment, len(entry.docids)
+    if (  # the common case, quickly: a sound pairwise answer
+        type(judgment) is Judgment
+        and entry.kind == "pair"
+        and n == 2
+        and type(judgment.p_a) is float
+        and 0.0 <= judgment.p_a <= 1.0
+        and type(judgment.prompt_tokens) is int
+        and type(judgment.completion_tokens) is int
+        and judgment.prompt_tokens >= 0
+        and judgment.completion_tokens >= 0
+        and type(entry.attempts) is int
+        and entry.attempts >= 1
+        and type(entry.qid) is str
+        and type(entry.docids[0]) is str
+        and type(entry.docids[1]) is str
+    ):
+        return None
     if entry.kind not in KINDS:
         return f"unknown kind {entry.kind!r}"
     if not isinstance(entry.qid, str) or not all(isinstance(d, str) for d in entry.docids):
@@ -188,13 +206,25 @@ COMMIT;
 Row = tuple[bytes, int, str, str, str, object, int, int, int, int, int, float, int]
 
 
-def _checksum(identity: str, row: Sequence[object]) -> int:
+def _checksum(identity: str, row: Sequence[Any]) -> int:
     """BLAKE2b over a row's fields (all but the checksum itself) and its judge's identity."""
-    digest = hashlib.blake2b(repr((identity, *row[2:12], row[0])).encode(), digest_size=8)
+    _, _, kind, qid, docids, answer, prompt, completion, valid, repairs, attempts, created = row[
+        :12
+    ]
+    text = (
+        f"{identity}\x1f{kind}\x1f{qid}\x1f{docids}\x1f{answer!r}\x1f{prompt!r}\x1f"
+        f"{completion!r}\x1f{valid!r}\x1f{repairs!r}\x1f{attempts!r}\x1f{created!r}"
+    )
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, key=row[0])
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
-def _encode(key: bytes, judge_id: int, identity: str, entry: Entry) -> Row:
+def _json_strings(values: Sequence[str]) -> str:
+    """`json.dumps(list(values))` for strings, without the encoder's per-call setup."""
+    return "[" + ", ".join(map(encode_basestring_ascii, values)) + "]"
+
+
+def _encode(key: bytes, judge_id: int, identity: str, entry: Entry, created: float) -> Row:
     judgment = entry.judgment
     answer: object
     if isinstance(judgment, Judgment):
@@ -203,25 +233,24 @@ def _encode(key: bytes, judge_id: int, identity: str, entry: Entry) -> Row:
         answer, valid, repairs = json.dumps(list(judgment.order)), True, judgment.repairs
     else:
         answer, valid, repairs = json.dumps(list(judgment.probs)), judgment.valid, 0
-    created = entry.created or time.time()
     row = (
         key,
         judge_id,
         entry.kind,
         entry.qid,
-        json.dumps(list(entry.docids)),
+        _json_strings(entry.docids),
         answer,
         judgment.prompt_tokens,
         judgment.completion_tokens,
         int(valid),
         repairs,
         entry.attempts,
-        created,
+        entry.created or created,
     )
     return (*row, _checksum(identity, row))  # type: ignore[return-value]
 
 
-def _decode(row: Sequence[object], identity: str | None) -> Entry | str:
+def _decode(row: Sequence[Any], identity: str | None) -> Entry | str:
     """The entry a row holds, or what is wrong with it."""
     if identity is None:
         return f"judge id {row[1]!r} is not in the judges table"
@@ -229,23 +258,23 @@ def _decode(row: Sequence[object], identity: str | None) -> Entry | str:
         return "checksum mismatch (the row was altered after it was written)"
     kind, qid, docids, answer, prompt_tokens, completion_tokens, valid, repairs = row[2:10]
     try:
-        shown = tuple(json.loads(docids))  # type: ignore[arg-type]
+        shown = tuple(json.loads(docids))
         judgment: AnyJudgment
         if kind == "pair":
             if not isinstance(answer, float):
                 return f"p_a {answer!r} is not a number"
-            judgment = Judgment(answer, prompt_tokens, completion_tokens, valid == 1)  # type: ignore[arg-type]
+            judgment = Judgment(answer, prompt_tokens, completion_tokens, valid == 1)
         elif kind == "block":
-            order = tuple(json.loads(answer))  # type: ignore[arg-type]
-            judgment = BlockJudgment(order, prompt_tokens, completion_tokens, repairs)  # type: ignore[arg-type]
+            order = tuple(json.loads(answer))
+            judgment = BlockJudgment(order, prompt_tokens, completion_tokens, repairs)
         else:
-            probs = tuple(float(p) for p in json.loads(answer))  # type: ignore[arg-type]
-            judgment = SetJudgment(probs, prompt_tokens, completion_tokens, valid == 1)  # type: ignore[arg-type]
+            probs = tuple(float(p) for p in json.loads(answer))
+            judgment = SetJudgment(probs, prompt_tokens, completion_tokens, valid == 1)
     except (TypeError, ValueError) as error:
         return f"undecodable value ({error})"
     if valid not in (0, 1):
         return f"valid {valid!r} is neither 0 nor 1"
-    entry = Entry(kind, qid, shown, judgment, row[10], row[11])  # type: ignore[arg-type]
+    entry = Entry(kind, qid, shown, judgment, row[10], row[11])
     return check_entry(entry) or entry
 
 
@@ -258,7 +287,7 @@ class SQLiteCache:
         self.path = Path(path)
         self.commit_every_s = commit_every_s
         self._lock = threading.Lock()
-        self._pending: dict[bytes, tuple[Entry, str]] = {}
+        self._pending: dict[bytes, tuple[Entry, str, float]] = {}
         self._last_commit = -math.inf
         self._judge_ids: dict[str, int] = {}
         self._identities: dict[int, str] = {}
@@ -334,8 +363,8 @@ class SQLiteCache:
     def _translated(self) -> _Translate:
         return _Translate(self)
 
-    def _bad_row(self, row: Sequence[object], problem: str) -> InputError:
-        identity = self._identities.get(row[1])  # type: ignore[arg-type]
+    def _bad_row(self, row: Sequence[Any], problem: str) -> InputError:
+        identity = self._identities.get(row[1])
         recover = (
             f"delete that judge's judgments with `rankpipe cache clear --cache {self.path} "
             f"--judge '{identity}'`"
@@ -343,7 +372,7 @@ class SQLiteCache:
             else f"empty the cache with `rankpipe cache clear --cache {self.path}`"
         )
         return InputError(
-            f"{self.path}: damaged judgment (key {bytes(row[0]).hex()}, judge "  # type: ignore[arg-type]
+            f"{self.path}: damaged judgment (key {bytes(row[0]).hex()}, judge "
             f"{identity or row[1]}, {row[2]} {row[3]}): {problem}; {recover}, or delete the "
             f"file (`rankpipe cache check --cache {self.path}` lists every damaged row)"
         )
@@ -355,7 +384,8 @@ class SQLiteCache:
         with self._lock, self._translated():
             for key in keys:
                 if key in self._pending:
-                    found[key] = self._pending[key][0]
+                    waiting, _, created = self._pending[key]
+                    found[key] = replace(waiting, created=waiting.created or created)
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
                 marks = ",".join("?" * len(chunk))
@@ -381,10 +411,7 @@ class SQLiteCache:
         with self._lock:
             now = time.time()
             for key, entry in entries.items():
-                self._pending[key] = (
-                    entry if entry.created else replace(entry, created=now),
-                    judge,
-                )
+                self._pending[key] = (entry, judge, now)
             if time.monotonic() - self._last_commit >= self.commit_every_s:
                 self._commit()
 
@@ -398,8 +425,8 @@ class SQLiteCache:
             return
         with self._translated(), self._db:
             rows = [
-                _encode(key, self._judge_id(judge), judge, entry)
-                for key, (entry, judge) in self._pending.items()
+                _encode(key, self._judge_id(judge), judge, entry, created)
+                for key, (entry, judge, created) in self._pending.items()
             ]
             self._db.executemany(
                 f"INSERT INTO judgments ({COLUMNS}) VALUES ({','.join('?' * 13)}) "
@@ -416,7 +443,7 @@ class SQLiteCache:
 
     # --- whole-file operations ----------------------------------------------------------------
 
-    def rows(self) -> Iterator[tuple[Sequence[object], Entry | str]]:
+    def rows(self) -> Iterator[tuple[Sequence[Any], Entry | str]]:
         """Every stored row with its entry, or what is wrong with it."""
         self.flush()
         with self._translated():
@@ -424,8 +451,8 @@ class SQLiteCache:
             for row in self._db.execute(f"SELECT {COLUMNS} FROM judgments"):
                 yield row, _decode(row, self._identities.get(row[1]))
 
-    def identity(self, judge_id: object) -> str | None:
-        return self._identities.get(judge_id)  # type: ignore[arg-type]
+    def identity(self, judge_id: Any) -> str | None:
+        return self._identities.get(judge_id)
 
     def check(self) -> tuple[int, list[str]]:
         """(rows read, one line per problem): SQLite's integrity check, then every row."""
@@ -439,7 +466,7 @@ class SQLiteCache:
             count += 1
             if isinstance(entry, str):
                 problems.append(
-                    f"key {bytes(row[0]).hex()} (judge {self.identity(row[1]) or row[1]}, "  # type: ignore[arg-type]
+                    f"key {bytes(row[0]).hex()} (judge {self.identity(row[1]) or row[1]}, "
                     f"{row[2]} {row[3]}): {entry}"
                 )
         return count, problems

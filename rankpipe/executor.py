@@ -363,13 +363,12 @@ class Executor:
         for key, judgment in zip(batch, judgments, strict=True):
             need = needs[key]
             prompt = need.prompt
-            passages = (prompt.a, prompt.b) if isinstance(prompt, PairPrompt) else prompt.passages
+            if isinstance(prompt, PairPrompt):
+                docids: tuple[str, ...] = (prompt.a.docid, prompt.b.docid)
+            else:
+                docids = tuple(p.docid for p in prompt.passages)
             entries[key] = Entry(
-                KIND[type(prompt)],
-                prompt.query.qid,
-                tuple(p.docid for p in passages),
-                judgment,
-                need.attempts + 1,
+                KIND[type(prompt)], prompt.query.qid, docids, judgment, need.attempts + 1
             )
         self.cache.put_many(entries, identity)
         ledger.judge_calls += 1
