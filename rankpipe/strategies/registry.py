@@ -32,6 +32,10 @@ STRATEGIES = {
     "sparse": "rankpipe.strategies.sparse:Sparse",
     "jointrank": "rankpipe.strategies.jointrank:JointRank",
     "cascade": "rankpipe.strategies.cascade:Cascade",
+    "setwise": "rankpipe.strategies.setwise:Setwise",
+    "pairs": "rankpipe.strategies.pairs:PairS",
+    "tourrank": "rankpipe.strategies.tourrank:TourRank",
+    "adaptive": "rankpipe.strategies.adaptive:Adaptive",
     "first-stage": "rankpipe.strategies.first_stage:FirstStage",
 }
 
