@@ -160,10 +160,10 @@ class RecordingStrategy:
 
     inner: Strategy
     answers: list[list[Pair]] = field(default_factory=list)
+    name: str = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return self.inner.name
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
 
     def run(self, n: int, top_k: int) -> StrategyRun:
         record: list[Pair] = []

@@ -23,8 +23,10 @@ from rankpipe.errors import InputError
 def item(qid: str, scores: list[float]) -> QueryCandidates:
     return QueryCandidates(
         Query(qid, f"query {qid}"),
-        tuple(Candidate(f"{qid}-d{i}", f"passage {i} of {qid}", s, i + 1)
-              for i, s in enumerate(scores)),
+        tuple(
+            Candidate(f"{qid}-d{i}", f"passage {i} of {qid}", s, i + 1)
+            for i, s in enumerate(scores)
+        ),
     )
 
 
@@ -53,9 +55,9 @@ def test_schema_round_trips_through_save_and_load(tmp_path: Path) -> None:
     assert back.data.features == training.data.features
     assert back.data.to_list() == training.data.to_list()
     assert back.info == training.info
-    assert json.loads((tmp_path / "set" / "mining.cost.json").read_text())["total"][
-        "inferences"
-    ] == 4
+    assert (
+        json.loads((tmp_path / "set" / "mining.cost.json").read_text())["total"]["inferences"] == 4
+    )
     with pytest.raises(InputError, match="exists"):
         save_training_set(training, tmp_path / "set")
     save_training_set(training, tmp_path / "set", overwrite=True)
@@ -77,7 +79,9 @@ def test_a_query_whose_candidates_are_all_tied_is_left_out() -> None:
     good = MinedQuery(item("good", [1.0, 1.0]), ((0, 1, 0.9),))
     training = build_training_set(mined(tied, good), "first-stage")
     assert training.data["qid"] == ["good"]
-    assert "tied" in training.info.skipped and "all candidates tied" in training.info.skipped["tied"]
+    assert (
+        "tied" in training.info.skipped and "all candidates tied" in training.info.skipped["tied"]
+    )
     with pytest.raises(InputError, match="all 1 queries were left out.*tied"):
         build_training_set(mined(tied), "first-stage")
 

@@ -96,8 +96,9 @@ def test_mining_records_the_comparisons_a_strategy_asked(demo: Dataset) -> None:
     mined = mine_pairs(demo.candidates[:3], SimulatedJudge(demo.qrels), rule)
     pairs = sum(len(q.pairs) for q in mined.queries)
     assert pairs == mined.ledger.total()["unique_comparisons"] > 0
-    assert all(len({frozenset((i, j)) for i, j, _ in q.pairs}) == len(q.pairs)
-               for q in mined.queries)
+    assert all(
+        len({frozenset((i, j)) for i, j, _ in q.pairs}) == len(q.pairs) for q in mined.queries
+    )
 
 
 def test_mining_killed_midway_resumes_with_zero_repeated_inferences(
