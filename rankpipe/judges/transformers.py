@@ -1,6 +1,7 @@
 """The `hf` judge: transformers models, causal LMs and encoder-decoders (FLAN-T5 style).
 
-    hf:MODEL_OR_PATH[,prompt=prp,list_prompt=rankgpt,device=auto,dtype=...,batch_size=...,min_mass=0.5]
+    hf:MODEL_OR_PATH[,prompt=prp,list_prompt=rankgpt,device=auto,dtype=...,batch_size=...,min_mass=0.5,
+                     prefix_reuse=true,prefix_cache_mb=1024]
 
 Pairwise, after PRP (Qin et al. 2023, "Large Language Models are Effective Text Rankers with
 Pairwise Ranking Prompting"): the prompt ends where the answer's choice token comes ("... Passage");
@@ -12,14 +13,25 @@ Listwise, after RankGPT (Sun et al. 2023, "Is ChatGPT Good at Search?"): greedy 
 `list_prompt` template (the answer prefix "[" already given), read by `parse_permutation`, which
 counts its repairs.
 
-Causal LMs are batched with left padding and position ids taken from the attention mask, so a
-padded prompt scores as it does alone, and only the last position's logits are computed; the
-prompts of a call are sorted by length so that each micro-batch of `batch_size` pads little (16
-on a GPU; 4 on a CPU, where batching gains little: eval/results/judges.md).
+Causal LMs reuse shared prefixes (`prefix_reuse=true`, rankpipe.judges.prefix): the prompts of one
+query share the instruction and the query, and those of one (query, passage A) share passage A
+too. Each such prefix is run once, its keys and values kept (up to `prefix_cache_mb` megabytes,
+across calls, least recently used dropped first), and each prompt runs only its remaining tokens;
+answers equal the plain path's within float tolerance (tests/hotpath). Prompts are tokenized whole,
+in one tokenizer call per judge call: the executor never asks a prompt twice, so a memo of
+prompts would never hit, and tokenizing passages apart would change tokens at their edges.
+With `prefix_reuse=false` (and for models whose cache holds sliding windows) prompts run whole.
+Either way rows are left-padded with position ids continued past each prefix, so a padded prompt
+scores as it does alone; only the last position's logits are computed, under inference mode; the
+rows of a call are sorted by length so that each micro-batch of `batch_size` pads little (16 on a
+GPU; 4 on a CPU, where batching gains little: eval/results/judges.md).
 Encoder-decoder models read the prompt in the encoder and the answer prefix in the decoder.
 `device=auto` takes a GPU when there is one; `dtype` defaults to bfloat16 on a GPU and float32 on a
-CPU. A model is loaded once per process for each (model, device, dtype) and shared by every judge
-that names it. `.gguf` files load through `rankpipe.models.resolve_model` (dequantized once)."""
+CPU; attention is PyTorch's sdpa. A model is loaded once per process for each (model, device,
+dtype) and shared by every judge that names it. `.gguf` files load through
+`rankpipe.models.resolve_weights` (dequantized once), and the identity names the weights that
+loaded (`weights=`: hub revision, or GGUF file, quantization and digest), so answers of a packaged
+quantized copy are never served to a run with the real weights."""
 
 from __future__ import annotations
 
@@ -30,29 +42,36 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.judges.answers import parse_permutation, sigmoid, warn_repairs, warn_unchosen
 from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
 from rankpipe.judges.prompts import (
+    EncodedPair,
     PromptTemplate,
     answer_token_ids,
     encode_blocks,
     encode_pairs,
+    encode_pairs_with_prefixes,
     load_prompt_of_kind,
     permutation_token_budget,
     prompts_identity,
 )
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
-from rankpipe.models import resolve_device, resolve_model
+from rankpipe.models import resolve_device, resolve_weights
+from rankpipe.options import typed_value
+
+if TYPE_CHECKING:
+    from rankpipe.judges.prefix import PrefixCache, PrefixStats, Row
 
 log = logging.getLogger(__name__)
 
 DTYPES = ("float32", "bfloat16", "float16")
 EXAMPLE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 DEFAULT_MIN_MASS = 0.5
+DEFAULT_PREFIX_CACHE_MB = 1024
 """An answer counts when the model gives its choices even odds or better against every other
 token. SmolLM2-135M-Instruct puts 0.89-0.96 of its mass on " A" + " B" with the PRP prompt on DL19
 pairs; eval/results/judges.md measures how often the threshold fires."""
@@ -71,6 +90,7 @@ class LoadedModel:
     max_positions: int | None
     takes_position_ids: bool
     takes_logits_to_keep: bool
+    reuses_prefixes: bool
 
 
 @dataclass(frozen=True)
@@ -98,12 +118,16 @@ def load_model(path: str, device: str, dtype: str) -> LoadedModel:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+    from rankpipe.judges.prefix import supports_prefix_reuse
+
     try:
         config = AutoConfig.from_pretrained(path)
         seq2seq = bool(getattr(config, "is_encoder_decoder", False))
         loader = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = loader.from_pretrained(path, dtype=getattr(torch, dtype))
+        model = loader.from_pretrained(
+            path, dtype=getattr(torch, dtype), attn_implementation="sdpa"
+        )
         # transformers wraps PreTrainedModel.to with functools.wraps, whose typeshed stub is no
         # descriptor, so mypy takes the bound call's first argument for `self`
         model = model.to(device).eval()  # type: ignore[arg-type]
@@ -127,6 +151,7 @@ def load_model(path: str, device: str, dtype: str) -> LoadedModel:
         max_positions=None if seq2seq else getattr(model.config, "max_position_embeddings", None),
         takes_position_ids="position_ids" in accepted,
         takes_logits_to_keep="logits_to_keep" in accepted,
+        reuses_prefixes=supports_prefix_reuse(model) and "logits_to_keep" in accepted,
     )
 
 
@@ -146,6 +171,8 @@ class TransformersJudge:
         dtype: str | None = None,
         batch_size: int | None = None,
         min_mass: float = DEFAULT_MIN_MASS,
+        prefix_reuse: bool = True,
+        prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB,
     ) -> None:
         self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "hf")
         self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "hf")
@@ -160,15 +187,27 @@ class TransformersJudge:
         if dtype not in DTYPES:
             raise InputError(f"hf judge: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         self.batch_size, self.min_mass = batch_size, min_mass
-        self.loaded = load_model(resolve_model(model), device, dtype)
+        self.weights = resolve_weights(model)
+        self.loaded = load_model(self.weights.path, device, dtype)
         self.choice_ids = answer_token_ids(self.loaded.tokenizer, self.template)
         self.identity = (
-            f"hf:{model},{prompts_identity(self.template, self.list_template)},"
+            f"hf:{model},weights={self.weights.source},"
+            f"{prompts_identity(self.template, self.list_template)},"
             f"dtype={dtype},min_mass={min_mass}"
         )
+        from rankpipe.judges.prefix import PrefixCache, PrefixStats
+
+        self.prefix_cache: PrefixCache | None = None
+        if prefix_reuse and self.loaded.reuses_prefixes:
+            self.prefix_cache = PrefixCache(prefix_cache_mb * 2**20)
+        elif prefix_reuse and not self.loaded.seq2seq:
+            log.info("%s: this model's cache cannot be split by prefix; prompts run whole", model)
+        self.stats: PrefixStats = PrefixStats()
 
     def choice_logprobs(self, prompts: Sequence[PairPrompt]) -> list[ChoiceLogprobs]:
         """The two choice tokens' log-probabilities at the answer position, for each prompt."""
+        if self.prefix_cache is not None:
+            return self._choice_logprobs_reusing_prefixes(prompts, self.prefix_cache)
         encoded = encode_pairs(
             self.template, self.loaded.tokenizer, prompts, prefix=not self.loaded.seq2seq
         )
@@ -180,7 +219,87 @@ class TransformersJudge:
             chosen = logprobs[:, list(self.choice_ids)].tolist()
             for (first, second), i in zip(chosen, indices, strict=True):
                 scores[i] = ChoiceLogprobs(first, second, len(encoded[i]) + len(decoder_prefix))
+        self.stats.prompt_tokens += sum(map(len, encoded))
+        self.stats.computed_tokens += sum(map(len, encoded))
         return scores
+
+    def _choice_logprobs_reusing_prefixes(
+        self, prompts: Sequence[PairPrompt], cache: PrefixCache
+    ) -> list[ChoiceLogprobs]:
+        """As `choice_logprobs`, running each shared prefix once: first the query prefixes that
+        no cached passage prefix covers, then the passage prefixes not cached (continuing their
+        query prefix), then each prompt's rest (continuing its passage prefix)."""
+        from rankpipe.judges.prefix import Row
+
+        encoded = encode_pairs_with_prefixes(self.template, self.loaded.tokenizer, prompts)
+        self._check_fits([e.ids for e in encoded], answer_tokens=1)
+        kv: dict[tuple[int, ...], Any] = {}  # this call's prefixes, safe from eviction
+
+        def lookup(key: tuple[int, ...]) -> Any:
+            found = kv.get(key)
+            if found is None:
+                found = cache.get(key)
+                self.stats.hits += found is not None
+                if found is not None:
+                    kv[key] = found
+            return found
+
+        def passage_key(e: EncodedPair) -> tuple[int, ...]:
+            return tuple(e.ids[: e.passage_prefix])
+
+        def query_key(e: EncodedPair) -> tuple[int, ...]:
+            return tuple(e.ids[: e.query_prefix])
+
+        missing = {passage_key(e): e for e in encoded if lookup(passage_key(e)) is None}
+        queries = {query_key(e): e for e in missing.values() if lookup(query_key(e)) is None}
+        self.stats.misses += len(missing) + len(queries)
+        self._run_prefixes({key: Row(None, key) for key in queries}, kv, cache)
+        self._run_prefixes(
+            {
+                key: Row(kv[query_key(e)], e.ids[e.query_prefix : e.passage_prefix])
+                for key, e in missing.items()
+                if key not in kv  # a passage prefix no longer than its query prefix
+            },
+            kv,
+            cache,
+        )
+        rows = [Row(kv[passage_key(e)], e.ids[e.passage_prefix :]) for e in encoded]
+        scores: list[ChoiceLogprobs] = [ChoiceLogprobs(0.0, 0.0, 0)] * len(prompts)
+        for indices in self._row_batches(rows):
+            logprobs, _ = self._forward_rows([rows[i] for i in indices], keep_kv=False)
+            chosen = logprobs[:, list(self.choice_ids)].tolist()
+            for (first, second), i in zip(chosen, indices, strict=True):
+                scores[i] = ChoiceLogprobs(first, second, len(encoded[i].ids))
+        self.stats.prompt_tokens += sum(len(e.ids) for e in encoded)
+        return scores
+
+    def _run_prefixes(
+        self, rows: dict[tuple[int, ...], Row], kv: dict[tuple[int, ...], Any], cache: PrefixCache
+    ) -> None:
+        """Run prefix rows, keeping each one's keys and values under its token ids."""
+        keys, batch = list(rows), list(rows.values())
+        for indices in self._row_batches(batch):
+            _, kept = self._forward_rows([batch[i] for i in indices], keep_kv=True)
+            assert kept is not None
+            for i, tensor in zip(indices, kept, strict=True):
+                kv[keys[i]] = tensor
+                cache.put(keys[i], tensor)
+
+    def _row_batches(self, rows: list[Row]) -> Iterator[list[int]]:
+        """Indices into `rows` in groups of `batch_size`, sorted so that rows of like lengths
+        (tokens to run, then prefix) meet and pad little."""
+        order = sorted(range(len(rows)), key=lambda i: (len(rows[i].tokens), rows[i].prefix_length))
+        for start in range(0, len(order), self.batch_size):
+            yield order[start : start + self.batch_size]
+
+    def _forward_rows(self, rows: list[Row], keep_kv: bool) -> tuple[Any, list[Any] | None]:
+        import torch
+
+        from rankpipe.judges.prefix import forward_rows
+
+        self.stats.computed_tokens += sum(len(row.tokens) for row in rows)
+        with torch.inference_mode(), _out_of_memory_is_a_judge_error(len(rows)):
+            return forward_rows(self.loaded.model, rows, self.loaded.pad_id, keep_kv)
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
         answers = []
@@ -315,7 +434,13 @@ def _out_of_memory_is_a_judge_error(batch_size: int) -> Iterator[None]:
 
 
 def _build(spec: JudgeSpec, qrels: Qrels | None) -> TransformersJudge:
-    check_options(spec, {"prompt", "list_prompt", "device", "dtype", "batch_size", "min_mass"})
+    check_options(
+        spec,
+        {
+            "prompt", "list_prompt", "device", "dtype", "batch_size", "min_mass", "prefix_reuse",
+            "prefix_cache_mb",
+        },
+    )
     if not spec.target:
         raise InputError(f"judge {spec}: hf needs a model, e.g. hf:{EXAMPLE_MODEL}")
     return TransformersJudge(
@@ -326,6 +451,10 @@ def _build(spec: JudgeSpec, qrels: Qrels | None) -> TransformersJudge:
         dtype=spec.options.get("dtype"),
         batch_size=int_option(spec, "batch_size", 0) if "batch_size" in spec.options else None,
         min_mass=float_option(spec, "min_mass", DEFAULT_MIN_MASS),
+        prefix_reuse=typed_value(
+            f"judge {spec}", "prefix_reuse", spec.options.get("prefix_reuse", "true"), bool
+        ),
+        prefix_cache_mb=int_option(spec, "prefix_cache_mb", DEFAULT_PREFIX_CACHE_MB),
     )
 
 

@@ -68,8 +68,8 @@ def test_left_padded_batches_match_one_by_one(smollm2: TransformersJudge, demo: 
 def test_identity_names_what_changes_answers(smollm2: TransformersJudge) -> None:
     prp, rankgpt = load_prompt("prp"), load_prompt("rankgpt")
     assert smollm2.identity == (
-        f"hf:{SMOLLM2},prompt=prp#{prp.digest},list_prompt=rankgpt#{rankgpt.digest},"
-        "dtype=float32,min_mass=0.5"
+        f"hf:{SMOLLM2},weights={smollm2.weights.source},prompt=prp#{prp.digest},"
+        f"list_prompt=rankgpt#{rankgpt.digest},dtype=float32,min_mass=0.5"
     )
     other = make_judge(f"hf:{SMOLLM2},batch_size=3,device=cpu,prompt=prp_fewshot,min_mass=0.2")
     assert other.identity != smollm2.identity
@@ -190,7 +190,8 @@ def test_seq2seq_plumbing_with_a_random_tiny_t5(tiny_t5: Path, demo: Dataset) ->
     to the encoder, "Passage" to the decoder, and batching changes nothing."""
     judge = make_judge(f"hf:{tiny_t5},device=cpu,batch_size=2")
     assert isinstance(judge, TransformersJudge) and judge.loaded.seq2seq
-    assert judge.identity.startswith(f"hf:{tiny_t5},prompt=prp#")
+    assert judge.identity.startswith(f"hf:{tiny_t5},weights=local:{tiny_t5.resolve()},prompt=prp#")
+    assert judge.prefix_cache is None  # encoder-decoders run whole
     prompts = pairs(demo, 3)
     together = judge.judge(prompts)
     for prompt, judgment in zip(prompts, together, strict=True):
