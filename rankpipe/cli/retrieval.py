@@ -17,7 +17,8 @@ from rankpipe.evaluation.metrics import evaluate
 from rankpipe.retrieval.bm25 import DEFAULT_B, DEFAULT_K1, ENGINES, build_bm25_index
 from rankpipe.retrieval.dense import DEFAULT_MODEL, FAISS_KINDS, build_dense_index
 from rankpipe.retrieval.fusion import RRF_K, reciprocal_rank_fusion
-from rankpipe.retrieval.index import IndexManifest, open_index
+from rankpipe.retrieval.index import IndexManifest
+from rankpipe.retrieval.retrievers import open_index
 
 SUMMARY_METRICS = ("nDCG@10", "R(rel=2)@100")
 T = TypeVar("T")

@@ -4,9 +4,12 @@
 
 Pairwise: P(A more relevant than B) = sigmoid((cos(q, A) - cos(q, B)) / temperature), so swapping
 the passages gives exactly 1 - P. Listwise: the block sorted by cosine, best first (ties keep their
-shown order). Every text is encoded once per process (an embedding cache shared by all judges of the
+shown order). Queries and passages are embedded as the dense retriever embeds them
+(`rankpipe.encoders`: the model's query and document prompts, when it has them, which the identity
+then names). Every text is encoded once per process (an embedding cache shared by all judges of the
 same model). Token usage is what the encoder reads for the texts of a prompt (query and passages,
-cut to the model's maximum length), whether or not they were cached; no tokens are generated."""
+prompts included, cut to the model's maximum length), whether or not they were cached; no tokens
+are generated."""
 
 from __future__ import annotations
 
@@ -17,11 +20,12 @@ from itertools import islice
 from typing import Any
 
 from rankpipe.data.types import Qrels
-from rankpipe.errors import InputError, JudgeError
+from rankpipe.encoders import Encoder, Role, load_encoder
+from rankpipe.errors import InputError
 from rankpipe.judges.answers import sigmoid
 from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
-from rankpipe.models import resolve_device, resolve_model
+from rankpipe.models import resolve_device
 
 EXAMPLE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CACHED_TEXTS = 200_000
@@ -29,39 +33,41 @@ CACHED_TEXTS = 200_000
 
 
 @dataclass
-class Encoder:
-    """A sentence-transformers model with its embeddings cached per text."""
+class CachedEncoder:
+    """An Encoder with its embeddings kept per (role, text)."""
 
-    model: Any
-    cache: dict[str, tuple[Any, int]] = field(default_factory=dict)
+    encoder: Encoder
+    cache: dict[tuple[str, str], tuple[Any, int]] = field(default_factory=dict)
 
-    def embed(self, texts: Sequence[str], batch_size: int) -> list[tuple[Any, int]]:
+    @property
+    def model(self) -> Any:
+        """The sentence-transformers model."""
+        return self.encoder.model
+
+    def embed(self, texts: Sequence[str], role: Role, batch_size: int) -> list[tuple[Any, int]]:
         """(unit-length vector, tokens read) for each text; new texts are encoded in batches."""
-        new = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        new = list(dict.fromkeys(t for t in texts if (role, t) not in self.cache))
         if new:
-            vectors = self.model.encode(
-                new, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            read = self.model.tokenizer(new, truncation=True, max_length=self.model.max_seq_length)
-            for text, vector, ids in zip(new, vectors, read["input_ids"], strict=True):
-                self.cache[text] = (vector, len(ids))
-        embedded = [self.cache[t] for t in texts]
+            vectors = self.encoder.encode(new, role, batch_size=batch_size)
+            for text, vector, read in zip(
+                new, vectors, self.encoder.tokens(new, role), strict=True
+            ):
+                self.cache[role, text] = (vector, read)
+        embedded = [self.cache[role, t] for t in texts]
         excess = len(self.cache) - CACHED_TEXTS
         for stale in list(islice(self.cache, max(excess, 0))):
             del self.cache[stale]
         return embedded
 
 
-@functools.cache
-def load_encoder(path: str, device: str) -> Encoder:
-    """Load a sentence-transformers model once per process for (path, device)."""
-    from sentence_transformers import SentenceTransformer
+def cached_encoder(model: str, device: str) -> CachedEncoder:
+    """One embedding cache per (model, device), shared by every judge of that model."""
+    return _cached(model, resolve_device(device))
 
-    try:
-        return Encoder(SentenceTransformer(path, device=device))
-    except (OSError, ValueError) as error:
-        raise JudgeError(f"embedding model {path} could not be loaded: {error}") from error
+
+@functools.cache
+def _cached(model: str, device: str) -> CachedEncoder:
+    return CachedEncoder(load_encoder(model, device))
 
 
 class EmbeddingJudge:
@@ -77,15 +83,20 @@ class EmbeddingJudge:
         if batch_size < 1:
             raise InputError(f"embed judge: batch_size must be at least 1, got {batch_size}")
         self.temperature, self.batch_size = temperature, batch_size
-        self.encoder = load_encoder(resolve_model(model), resolve_device(device))
-        self.identity = f"embed:{model},temperature={temperature}"
+        self.encoder = cached_encoder(model, device)
+        prompts = self.encoder.encoder.prompt_names
+        # the model's query/document prompts change its answers: they are part of the identity
+        applied = "".join(f",{role}_prompt={name}" for role, name in prompts.items() if name)
+        self.identity = f"embed:{model},temperature={temperature}{applied}"
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
-        texts = [t for p in prompts for t in (p.query.text, p.a.text, p.b.text)]
-        embedded = self.encoder.embed(texts, self.batch_size)
+        queries = self.encoder.embed([p.query.text for p in prompts], "query", self.batch_size)
+        passages = self.encoder.embed(
+            [t for p in prompts for t in (p.a.text, p.b.text)], "passage", self.batch_size
+        )
         answers = []
-        for i in range(len(prompts)):
-            (q, q_len), (a, a_len), (b, b_len) = embedded[3 * i : 3 * i + 3]
+        for i, (q, q_len) in enumerate(queries):
+            (a, a_len), (b, b_len) = passages[2 * i : 2 * i + 2]
             margin = (float(q @ a) - float(q @ b)) / self.temperature
             answers.append(Judgment(p_a=sigmoid(margin), prompt_tokens=q_len + a_len + b_len))
         return answers
@@ -93,9 +104,10 @@ class EmbeddingJudge:
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
         answers = []
         for prompt in prompts:
-            texts = [prompt.query.text, *(c.text for c in prompt.passages)]
-            embedded = self.encoder.embed(texts, self.batch_size)
-            (q, q_len), passages = embedded[0], embedded[1:]
+            ((q, q_len),) = self.encoder.embed([prompt.query.text], "query", self.batch_size)
+            passages = self.encoder.embed(
+                [c.text for c in prompt.passages], "passage", self.batch_size
+            )
             scores = [float(q @ vector) for vector, _ in passages]
             order = sorted(range(len(scores)), key=lambda i: -scores[i])
             answers.append(

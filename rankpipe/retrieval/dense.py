@@ -7,13 +7,14 @@ faiss index types: `flat` (exact, the default), `hnsw` (graph, Malkov & Yashunin
 `ivf` (inverted lists over k-means cells; nlist about 4 sqrt(N), nprobe = sqrt(nlist), at least 8)
 for large corpora.
 
-The index records its encoder (model name, normalization, dimension) and the embedding of a fixed
-probe query; at retrieval the query encoder must reproduce that embedding (cosine >= 0.99), so an
-index is never searched with another encoder's queries, even one of the same dimension."""
+Queries and passages are embedded by `rankpipe.encoders.Encoder` (the model's query and document
+prompts applied), as the `embed` judge embeds them. The index records its encoder (model name,
+normalization, dimension) and the embedding of a fixed probe query; at retrieval the query encoder
+must reproduce that embedding (cosine >= 0.99), so an index is never searched with another
+encoder's queries, even one of the same dimension."""
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from rankpipe.data.types import Query, Ranking, Run
+from rankpipe.encoders import Encoder
 from rankpipe.errors import InputError
-from rankpipe.models import resolve_model
 from rankpipe.retrieval.index import (
     IndexManifest,
     corpus_checksum,
@@ -31,8 +32,6 @@ from rankpipe.retrieval.index import (
     write_docids,
     write_index,
 )
-
-log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 FAISS_KINDS = ("flat", "hnsw", "ivf")
@@ -42,55 +41,6 @@ HNSW_EF_SEARCH = 128
 PROBE = "which vaccine trains the immune system against measles?"
 PROBE_AGREEMENT = 0.99
 VECTORS = "vectors.faiss"
-
-
-def default_device() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    return "mps" if torch.backends.mps.is_available() else "cpu"
-
-
-class Encoder:
-    """A bi-encoder: passages and queries to float32 vectors (the model's query and document prompts
-    when it defines them, are applied)."""
-
-    def __init__(self, model: str, device: str | None = None, batch_size: int = 64) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        self.name = model
-        self.batch_size = batch_size
-        path = resolve_model(model)
-        try:
-            self.model = SentenceTransformer(path, device=device or default_device())
-        except (OSError, ValueError) as error:
-            raise InputError(f"model {model}: cannot load it as an encoder ({error})") from None
-        # renamed get_embedding_dimension in sentence-transformers 6
-        dimension = getattr(
-            self.model, "get_embedding_dimension", self.model.get_sentence_embedding_dimension
-        )()
-        if dimension is None:
-            raise InputError(
-                f"model {model}: its embedding dimension is unknown; is it an encoder?"
-            )
-        self.dimension = int(dimension)
-
-    def encode(
-        self, texts: Sequence[str], role: str, normalize: bool, progress: bool = False
-    ) -> np.ndarray:
-        """`role` is "query" or "passage"."""
-        names = ("query",) if role == "query" else ("document", "passage", "corpus")
-        prompt = next((name for name in names if name in self.model.prompts), None)
-        vectors = self.model.encode(
-            list(texts),
-            prompt_name=prompt,
-            batch_size=self.batch_size,
-            normalize_embeddings=normalize,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 def build_dense_index(
@@ -112,7 +62,7 @@ def build_dense_index(
         )
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
-    encoder = Encoder(model, device, batch_size)
+    encoder = Encoder(model, device or "auto", batch_size)
     vectors = encoder.encode(list(corpus.values()), "passage", normalize, progress)
     index, search_settings = make_faiss_index(faiss_index, vectors)
     probe = encoder.encode([PROBE], "query", normalize)[0]
@@ -146,7 +96,7 @@ def open_dense(
 ) -> DenseRetriever:
     """The index with its query encoder: the recorded model, or `model` if it embeds alike."""
     settings = manifest.settings
-    encoder = Encoder(model or settings["model"], device)
+    encoder = Encoder(model or settings["model"], device or "auto")
     check_encoder(encoder, settings, folder)
     return DenseRetriever(folder, manifest, encoder)
 

@@ -141,27 +141,6 @@ def read_manifest(folder: str | Path, verify_files: bool = True) -> IndexManifes
     return manifest
 
 
-def open_index(
-    folder: str | Path, model: str | None = None, device: str | None = None
-) -> Retriever:
-    """Open a stored index for retrieval, checking its files first.
-
-    `model` (dense indexes only) names the query encoder when it is not the one recorded in the
-    index (another copy of the same model); an encoder that embeds differently is refused."""
-    manifest = read_manifest(folder)
-    if manifest.kind == "bm25":
-        if model is not None:
-            raise InputError(
-                f"index {folder} is a BM25 index: a query encoder (--model) does not apply"
-            )
-        from rankpipe.retrieval.bm25 import open_bm25
-
-        return open_bm25(Path(folder), manifest)
-    from rankpipe.retrieval.dense import open_dense
-
-    return open_dense(Path(folder), manifest, model=model, device=device)
-
-
 def write_docids(folder: Path, docids: Iterable[str]) -> None:
     """The passages' docids, one a line, in the order the engine numbers them."""
     (folder / DOCIDS).write_text("".join(f"{docid}\n" for docid in docids), encoding="utf-8")

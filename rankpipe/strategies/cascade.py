@@ -7,6 +7,9 @@
 options may hold neither), so any two strategies compose, pairwise or listwise. The second
 strategy sees the first's order as its first-stage order; positions below `depth` keep the first's
 order. Rounds add up: the second starts when the first has finished.
+
+The registry names this module (by a string, imported on first use); this module imports the
+registry to build its stages, so the import graph has no cycle.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, ClassVar
 
 from rankpipe.errors import InputError
 from rankpipe.strategies.base import BlockRequest, Comparison, Request, Strategy, StrategyRun
+from rankpipe.strategies.registry import make_strategy
 
 
 def nested_spec(value: str) -> str:
@@ -59,8 +63,6 @@ class Cascade:
     stages: tuple[Strategy, Strategy] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from rankpipe.strategies.registry import make_strategy  # the registry lists this module
-
         if self.depth < 1:
             raise ValueError(f"depth must be at least 1, got {self.depth}")
         stages = []

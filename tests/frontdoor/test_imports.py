@@ -1,0 +1,108 @@
+"""The package's import graph has no cycle (function-level imports included), every module imports
+on its own in a fresh interpreter, and `import rankpipe` loads none of the heavy libraries."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "rankpipe"
+OPTIONAL = {"rankpipe.pyterrier": "pyterrier", "rankpipe.judges.vllm": "vllm"}
+"""Modules of optional extras, and the library whose absence lets them fail to import."""
+
+
+def module_names() -> dict[str, Path]:
+    names = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return names
+
+
+def imports(module: str, path: Path, known: set[str]) -> set[str]:
+    """The package's modules that `module` imports anywhere in its file (a module's own packages,
+    which Python imports first anyway, left out)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names}
+            found.update(submodules & known or {node.module})
+    return {m for m in found & known if m != module and not module.startswith(f"{m}.")}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    names = module_names()
+    graph = {m: imports(m, path, set(names)) for m, path in names.items()}
+    assert graph["rankpipe.strategies.cascade"] >= {"rankpipe.strategies.registry"}
+    assert graph["rankpipe.retrieval.retrievers"] >= {"rankpipe.retrieval.bm25"}
+    assert cycles(graph) == []
+
+
+def test_cycles_are_found() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+ALONE = [
+    "rankpipe.retrieval.index", "rankpipe.retrieval.bm25", "rankpipe.retrieval.dense",
+    "rankpipe.retrieval.retrievers", "rankpipe.strategies.cascade", "rankpipe.strategies.registry",
+    "rankpipe.encoders", "rankpipe.judges.embedding", "rankpipe.reranker", "rankpipe.rerank",
+    "rankpipe.data.frames", "rankpipe.pyterrier",
+]
+"""The modules whose imports once went in a circle, and the front door's: each must import first,
+in a fresh interpreter (an import that works only after another module's fails here)."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ALONE)
+def test_a_module_imports_alone(module: str) -> None:
+    if module in OPTIONAL:
+        pytest.importorskip(OPTIONAL[module])
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_import_rankpipe_is_cheap() -> None:
+    code = (
+        "import sys, rankpipe\n"
+        "heavy = {'torch', 'transformers', 'pandas', 'numpy', 'ir_measures', 'faiss'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
