@@ -13,7 +13,7 @@ tools sorting by score keep the order; else n, n-1, ..., 1 by rank. First-stage 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -113,10 +113,10 @@ class Reranker:
             progress=progress,
         )
 
-    def rerank(self, candidates: Sequence[QueryCandidates] | pd.DataFrame) -> RerankResult:
-        """Rerank a list of QueryCandidates, or a DataFrame with PyTerrier's columns (qid, query,
-        docno, text, and optionally score, rank)."""
-        if not isinstance(candidates, Sequence):
+    def rerank(self, candidates: Iterable[QueryCandidates] | pd.DataFrame) -> RerankResult:
+        """Rerank QueryCandidates, or a DataFrame with PyTerrier's columns (qid, query, docno,
+        text, and optionally score, rank)."""
+        if hasattr(candidates, "columns"):
             from rankpipe.data.frames import candidates_from_frame
 
             candidates = candidates_from_frame(candidates)

@@ -10,12 +10,16 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ir_measures
 
 from rankpipe.data.trec import read_qrels, read_run
 from rankpipe.data.types import Qrels, Ranking, Run, run_as_dict
 from rankpipe.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_METRICS = ("nDCG@10", "RR(rel=2)@10", "AP(rel=2)@100", "R(rel=2)@100")
 
@@ -30,6 +34,15 @@ class Evaluation:
     """Run queries with no qrels: not evaluated (as ir-measures does), reported here."""
     missing_queries: tuple[str, ...] = field(default=())
     """Judged queries the run lacks: scored 0 and averaged in (as ir-measures does), reported."""
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per query (index `qid`) and a last row `all` with the aggregate; one column per
+        metric."""
+        import pandas as pd
+
+        rows = {**self.per_query, "all": self.aggregate}
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(self.aggregate))
+        return frame.rename_axis("qid")
 
 
 def parse_metrics(names: Sequence[str]) -> list[ir_measures.Measure]:
