@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import TypeVar
 
-from rankpipe.cli.inputs import show_progress
+from rankpipe.atomic import check_writable
+from rankpipe.cli.inputs import finite_float, non_negative_int, positive_int, show_progress
 from rankpipe.data.corpus import read_corpus
 from rankpipe.data.datasets import load_dataset
 from rankpipe.data.topics import read_topics
@@ -17,7 +19,7 @@ from rankpipe.evaluation.metrics import evaluate
 from rankpipe.retrieval.bm25 import DEFAULT_B, DEFAULT_K1, ENGINES, build_bm25_index
 from rankpipe.retrieval.dense import DEFAULT_MODEL, FAISS_KINDS, build_dense_index
 from rankpipe.retrieval.fusion import RRF_K, reciprocal_rank_fusion
-from rankpipe.retrieval.index import IndexManifest
+from rankpipe.retrieval.index import MANIFEST, IndexManifest
 from rankpipe.retrieval.retrievers import open_index
 
 SUMMARY_METRICS = ("nDCG@10", "R(rel=2)@100")
@@ -57,8 +59,8 @@ def _register_index(commands: argparse._SubParsersAction) -> None:
         choices=ENGINES,
         help="auto (pyserini when Java runs, else bm25s; the default), pyserini, bm25s",
     )
-    bm25.add_argument("--k1", type=float, help=f"BM25 k1 (default {DEFAULT_K1})")
-    bm25.add_argument("--b", type=float, help=f"BM25 b (default {DEFAULT_B})")
+    bm25.add_argument("--k1", type=finite_float(0.0), help=f"BM25 k1 (default {DEFAULT_K1})")
+    bm25.add_argument("--b", type=finite_float(0.0, 1.0), help=f"BM25 b (default {DEFAULT_B})")
     dense = parser.add_argument_group("dense")
     dense.add_argument(
         "--model",
@@ -73,7 +75,9 @@ def _register_index(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="inner product of raw embeddings (default: cosine)",
     )
-    dense.add_argument("--batch-size", type=int, help="passages per encoder batch (default 64)")
+    dense.add_argument(
+        "--batch-size", type=positive_int, help="passages per encoder batch (default 64)"
+    )
     dense.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     parser.set_defaults(handler=index_command)
 
@@ -94,7 +98,9 @@ def _register_retrieve(commands: argparse._SubParsersAction) -> None:
     queries.add_argument(
         "--dataset", metavar="NAME", help="the queries (and qrels) of a data set: demo, dl19, ..."
     )
-    parser.add_argument("--k", type=int, default=100, help="passages per query (default 100)")
+    parser.add_argument(
+        "--k", type=positive_int, default=100, help="passages per query (default 100)"
+    )
     parser.add_argument("--output", required=True, metavar="RUN", help="the TREC run to write")
     parser.add_argument(
         "--qrels", metavar="FILE", help="relevance labels, to print the run's effectiveness"
@@ -121,13 +127,18 @@ def _register_fuse(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN", help="two or more TREC runs")
     parser.add_argument("--output", required=True, metavar="RUN", help="the fused run to write")
     parser.add_argument(
-        "--rrf-k", type=int, default=RRF_K, help=f"the RRF constant k (default {RRF_K})"
+        "--rrf-k",
+        type=non_negative_int,
+        default=RRF_K,
+        help=f"the RRF constant k (default {RRF_K})",
     )
     parser.add_argument(
-        "--depth", type=int, help="use only the top DEPTH passages of each run (default all)"
+        "--depth",
+        type=positive_int,
+        help="use only the top DEPTH passages of each run (default all)",
     )
     parser.add_argument(
-        "--top", type=int, default=1000, help="passages per query to write (default 1000)"
+        "--top", type=positive_int, default=1000, help="passages per query to write (default 1000)"
     )
     parser.add_argument(
         "--qrels", metavar="FILE", help="relevance labels, to print each run's effectiveness"
@@ -149,6 +160,7 @@ def index_command(args: argparse.Namespace) -> int:
         )
     else:
         _refuse_options(args, "dense", engine="--engine", k1="--k1", b="--b")
+    check_writable(Path(args.out) / MANIFEST, "--out")
     corpus = read_corpus(args.corpus)
     start = time.perf_counter()
     if args.kind == "bm25":
@@ -179,8 +191,7 @@ def index_command(args: argparse.Namespace) -> int:
 
 
 def retrieve_command(args: argparse.Namespace) -> int:
-    if args.k < 1:
-        raise InputError(f"--k must be at least 1, got {args.k}")
+    check_writable(args.output, "--output")
     queries, qrels = _queries(args)
     start = time.perf_counter()
     retriever = open_index(args.index, model=args.model, device=args.device)
@@ -201,6 +212,7 @@ def retrieve_command(args: argparse.Namespace) -> int:
 def fuse_command(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         raise InputError("give two or more runs to fuse")
+    check_writable(args.output, "--output")
     runs = {path: read_run(path) for path in args.runs}
     fused = reciprocal_rank_fusion(
         list(runs.values()), k=args.rrf_k, depth=args.depth, top=args.top
