@@ -3,8 +3,9 @@
 A pairwise template has placeholders {query}, {passage_a}, {passage_b}, an `answer_prefix` that the
 model's answer continues (e.g. "Passage"), and two `choices` (e.g. "A", "B"); optional `examples`
 (few-shot) are rendered with the same template and answered before the real question. A listwise
-template has {query}, {num} and {passages}, and a `passage_format` with {id} and {text}. Passages
-are cut to `max_words` words.
+template has {query}, {num} and {passages}, and a `passage_format` with {id} and {text}; a setwise
+template has {query} and {passages}, its passages labelled with its `choices` (A, B, C, ...).
+Passages are cut to `max_words` words.
 
 Backends that drive a tokenizer themselves (`hf`, `vllm`) share the rendering below:
 `render_pair` / `render_block` give the text a model continues (through its chat template when it
@@ -36,6 +37,7 @@ else:  # pragma: no cover
 PLACEHOLDERS = {
     "pairwise": {"query", "passage_a", "passage_b"},
     "listwise": {"query", "num", "passages"},
+    "setwise": {"query", "passages"},
 }
 KEYS = {
     "kind", "description", "template", "answer_prefix", "choices", "passage_format", "max_words",
@@ -110,6 +112,23 @@ class PromptTemplate:
     def block_messages(self, query: str, passages: list[str]) -> list[dict[str, str]]:
         """The listwise question as one user turn."""
         return [{"role": "user", "content": self.block(query, passages)}]
+
+    def set_question(self, query: str, passages: list[str]) -> str:
+        """The setwise question for passages labelled with the first len(passages) `choices`."""
+        if len(passages) > len(self.choices):
+            raise InputError(
+                f"prompt {self.name}: a set of {len(passages)} passages needs as many labels; "
+                f"it has {len(self.choices)} choices"
+            )
+        shown = "\n\n".join(
+            self.passage_format.format(id=label, text=truncate(p, self.max_words))
+            for label, p in zip(self.choices, passages, strict=False)
+        )
+        return self.template.format(query=query, passages=shown)
+
+    def set_messages(self, query: str, passages: list[str]) -> list[dict[str, str]]:
+        """The setwise question as one user turn."""
+        return [{"role": "user", "content": self.set_question(query, passages)}]
 
     def _pair(self, query: str, passage_a: str, passage_b: str) -> str:
         return self.template.format(
@@ -347,7 +366,7 @@ def _validated(path: Path, record: dict[str, Any]) -> PromptTemplate:
         raise InputError(f"{path}: unknown key(s) {found}; expected {expected}")
     kind = record.get("kind")
     if kind not in PLACEHOLDERS:
-        raise InputError(f"{path}: `kind` must be pairwise or listwise, got {kind!r}")
+        raise InputError(f"{path}: `kind` must be pairwise or listwise or setwise, got {kind!r}")
     for key in ("template", "answer_prefix"):
         if not isinstance(record.get(key), str):
             raise InputError(f"{path}: `{key}` (a string) is required")
@@ -362,8 +381,10 @@ def _validated(path: Path, record: dict[str, Any]) -> PromptTemplate:
         raise InputError(f"{path}: `choices` must be a list of non-empty strings")
     if kind == "pairwise" and len(choices) != 2:
         raise InputError(f"{path}: a pairwise template needs two `choices`, e.g. [\"A\", \"B\"]")
+    if kind == "setwise" and (len(choices) < 2 or len(set(choices)) != len(choices)):
+        raise InputError(f"{path}: a setwise template needs two or more distinct `choices`")
     passage_format = record.get("passage_format", "[{id}] {text}")
-    if kind == "listwise" and _fields(path, "passage_format", passage_format) != {"id", "text"}:
+    if kind != "pairwise" and _fields(path, "passage_format", passage_format) != {"id", "text"}:
         raise InputError(f"{path}: `passage_format` must use {{id}} and {{text}}")
     max_words = record.get("max_words", 200)
     if not isinstance(max_words, int) or max_words < 1:
