@@ -33,7 +33,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rankpipe.atomic import atomic_write
 
@@ -130,7 +130,10 @@ class CostLedger:
     @property
     def totals(self) -> CostTotals:
         record = self.total()
-        return CostTotals(**{f.name: record[f.name] for f in fields(QueryCost) if f.name in record})
+        counts: dict[str, Any] = {
+            f.name: record[f.name] for f in fields(QueryCost) if f.name in record
+        }
+        return CostTotals(**counts)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per query (index `qid`), one column per count; the per-round lists left out."""

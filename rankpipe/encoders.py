@@ -57,7 +57,7 @@ class Encoder:
     def prompt(self, role: Role) -> str:
         """The text put before every `role` text ("" for models without prompts)."""
         name = self.prompt_names[role]
-        return self.model.prompts[name] if name else ""
+        return str(self.model.prompts[name]) if name else ""
 
     def encode(
         self,

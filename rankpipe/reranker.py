@@ -167,10 +167,10 @@ class _KeepOrders:
 
     inner: Strategy
     orders: list[list[int] | None] = field(default_factory=list)
+    name: str = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return self.inner.name
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
 
     def run(self, n: int, top_k: int) -> StrategyRun:
         self.orders.append(None)
