@@ -16,7 +16,8 @@ round's tokens (P/m per prompt, ceil(C/m) answer tokens each). Two costs follow:
 - latency: the sum over the sequential rounds of the slowest call of each round, the wall time when
   a round's independent calls run side by side (on enough replicas): a lower bound for one device.
 Ledgers written before the per-round token lists existed give each round its prompts' share of the
-query's tokens.
+query's tokens. `run_seconds` costs a whole run as the executor sends it (round r of every query
+in one wave, batches spanning queries), the figure to hold against a measured wall time.
 
 Calibration, named with every estimate:
 - measured: `TimeCostModel.fit` on the calls a comparison made (their sizes, tokens and times),
@@ -126,6 +127,21 @@ class TimeCostModel:
         return TimeEstimate(
             sum(e.gpu_s for e in estimates) / n, sum(e.latency_s for e in estimates) / n
         )
+
+    def run_seconds(self, ledger: CostLedger, batch_size: int) -> TimeEstimate:
+        """The whole run as the executor sends it: round r of every query in one wave, the wave's
+        new prompts batched across queries. GPU-seconds are then the run's wall time on one
+        device that runs its calls one after another (as a CPU does)."""
+        waves: list[list[float]] = []
+        for cost in ledger.per_query.values():
+            for r, (prompts, tokens, completion) in enumerate(round_tokens(cost)):
+                if r == len(waves):
+                    waves.append([0, 0.0, 0.0])
+                waves[r][0] += prompts
+                waves[r][1] += tokens
+                waves[r][2] += completion
+        estimates = [self.round_seconds(int(m), p, c, batch_size) for m, p, c in waves]
+        return TimeEstimate(sum(e.gpu_s for e in estimates), sum(e.latency_s for e in estimates))
 
     @classmethod
     def fit(

@@ -142,3 +142,14 @@ def test_model_files_round_trip_and_bad_ones(tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("{")
     with pytest.raises(InputError, match="not a readable time cost model"):
         load_cost_model(str(tmp_path / "junk.json"))
+
+
+def test_run_seconds_batches_each_wave_across_queries() -> None:
+    # wave 1: 3 + 3 prompts of 100 tokens -> at b=4 calls of 4 and 2; wave 2: query 1's 2 prompts
+    one = QueryCost(
+        round_prompts=[3, 2], round_prompt_tokens=[300, 200], round_completion_tokens=[3, 2]
+    )
+    two = QueryCost(round_prompts=[3], round_prompt_tokens=[300], round_completion_tokens=[3])
+    estimate = MODEL.run_seconds(CostLedger(per_query={"1": one, "2": two}), 4)
+    assert estimate.gpu_s == pytest.approx(4.9 + 2.7 + 2.7)
+    assert estimate.latency_s == pytest.approx(4.9 + 2.7)
