@@ -96,7 +96,7 @@ def supports_prefix_reuse(model: Any) -> bool:
     return bool(cache.layers) and all(type(layer) is DynamicLayer for layer in cache.layers)
 
 
-def _cache_argument(model: Any) -> str:
+def cache_argument(model: Any) -> str:
     """`cache` where the model's forward takes it (transformers 5.24 renamed `past_key_values`)."""
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
@@ -143,7 +143,7 @@ def forward_rows(
         position_ids=positions.to(device),
         use_cache=cache is not None,
         logits_to_keep=1,
-        **{_cache_argument(model): cache},
+        **{cache_argument(model): cache},
     )
     logprobs = output.logits[:, -1, :].float().log_softmax(dim=-1).cpu()
     if not keep_kv:

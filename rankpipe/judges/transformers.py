@@ -60,7 +60,7 @@ from rankpipe.judges.prompts import (
     prompts_identity,
 )
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
-from rankpipe.models import resolve_device, resolve_weights
+from rankpipe.models import ResolvedModel, resolve_device, resolve_weights
 from rankpipe.options import typed_value
 
 if TYPE_CHECKING:
@@ -118,8 +118,6 @@ def load_model(path: str, device: str, dtype: str) -> LoadedModel:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from rankpipe.judges.prefix import supports_prefix_reuse
-
     try:
         config = AutoConfig.from_pretrained(path)
         seq2seq = bool(getattr(config, "is_encoder_decoder", False))
@@ -133,10 +131,19 @@ def load_model(path: str, device: str, dtype: str) -> LoadedModel:
         model = model.to(device).eval()  # type: ignore[arg-type]
     except (OSError, ValueError, KeyError) as error:
         raise JudgeError(f"model {path} could not be loaded: {error}") from error
+    return wrap_model(model, tokenizer, device, name=path)
+
+
+def wrap_model(model: Any, tokenizer: Any, device: str, name: str = "model") -> LoadedModel:
+    """A model already in memory (in eval mode, on `device`) and its tokenizer, described for the
+    judge: benchmarks pass models built with `from_config`."""
+    from rankpipe.judges.prefix import supports_prefix_reuse
+
+    seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
     pad_id = tokenizer.pad_token_id
     pad_id = tokenizer.eos_token_id if pad_id is None else pad_id
     if pad_id is None:
-        raise JudgeError(f"model {path}: its tokenizer has neither a padding nor an end token")
+        raise JudgeError(f"model {name}: its tokenizer has neither a padding nor an end token")
     eos = model.generation_config.eos_token_id
     eos = tokenizer.eos_token_id if eos is None else eos
     eos_ids = frozenset(eos if isinstance(eos, list) else [] if eos is None else [eos])
@@ -173,7 +180,10 @@ class TransformersJudge:
         min_mass: float = DEFAULT_MIN_MASS,
         prefix_reuse: bool = True,
         prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB,
+        loaded: LoadedModel | None = None,
     ) -> None:
+        """`loaded`: a model already in memory (see `wrap_model`) instead of loading `model`;
+        its weights are then named `in-memory` in the identity."""
         self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "hf")
         self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "hf")
         if not 0.0 <= min_mass <= 1.0:
@@ -187,8 +197,11 @@ class TransformersJudge:
         if dtype not in DTYPES:
             raise InputError(f"hf judge: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         self.batch_size, self.min_mass = batch_size, min_mass
-        self.weights = resolve_weights(model)
-        self.loaded = load_model(self.weights.path, device, dtype)
+        if loaded is None:
+            self.weights = resolve_weights(model)
+            self.loaded = load_model(self.weights.path, device, dtype)
+        else:
+            self.weights, self.loaded = ResolvedModel(model, "in-memory"), loaded
         self.choice_ids = answer_token_ids(self.loaded.tokenizer, self.template)
         self.identity = (
             f"hf:{model},weights={self.weights.source},"
