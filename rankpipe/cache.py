@@ -513,8 +513,8 @@ class SQLiteCache:
 
 
 class _Translate:
-    """Turns SQLite's errors about the file into InputErrors naming it (a lock held too long
-    stays an OperationalError: the file is fine)."""
+    """Turns SQLite's errors about the file into InputErrors naming it: a damaged file, or one
+    that cannot be used (unwritable, disk full); a lock held too long stays an OperationalError."""
 
     def __init__(self, cache: SQLiteCache) -> None:
         self.cache = cache
@@ -528,8 +528,8 @@ class _Translate:
         message = str(error)
         if "locked" in message or "busy" in message:
             return
-        if isinstance(error, sqlite3.OperationalError) and "unable to open" in message:
-            raise InputError(f"{self.cache.path}: cannot open the cache file ({message})")
+        if isinstance(error, sqlite3.OperationalError):  # unwritable, disk full, cannot open
+            raise InputError(f"{self.cache.path}: cannot use the cache file ({message})") from error
         raise self.cache.damaged(message) from error
 
 
