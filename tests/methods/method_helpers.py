@@ -46,7 +46,7 @@ def drive(strategy: Strategy, n: int, top_k: int, answer: Answer) -> Driven:
 
 
 def by_grades(grades: Sequence[int]) -> Answer:
-    """A consistent judge of every form: the higher grade wins; ties 0.5, uniform, or shown order."""
+    """A consistent judge of every form: the higher grade wins; ties 0.5, shared, or shown order."""
 
     def answer(request: Request) -> object:
         if isinstance(request, Comparison):
