@@ -28,6 +28,12 @@ is scored 0.5, marked invalid, and counted in one warning per batch.
 Listwise (`rank`, prompt `list_prompt`, default rankgpt): greedy generation of a permutation, read
 by `parse_permutation`.
 
+Setwise (`choose`, prompt `set_prompt`, default setwise): the passages of a set are labelled A, B,
+C, ...; one generated token's top `logprobs` give P(label) for each shown label (a label missing
+from the list gets the smallest listed probability, as in the pairwise case), normalised over the
+shown labels. Without log-probabilities the answer text is read: the label it names gets 1 (a
+one-hot); one that names no shown label is uniform, invalid, and counted in one warning per call.
+
 `format=chat` (default) renders prompts with the chat template of the model's tokenizer, loaded
 here (`tokenizer=ID`, default MODEL, resolved by `rankpipe.models.resolve_model`), then appends the
 answer prefix; `format=plain` sends the template's text and the answer prefix without chat markup
@@ -48,15 +54,16 @@ at once.
 `judge.client.prefix_cache()` sums vLLM's prefix-cache counters over the servers (their Prometheus
 `/metrics` pages), for a hit rate.
 
-Identity: backend, model name as given, both prompts by name and digest, format and, when given,
-tokenizer and logprobs. The URLs are left out: the same model behind any of its servers gives the
-same answers, so their judgments share one cache.
+Identity: backend, model name as given, the three prompts by name and digest, format and, when
+given, tokenizer and logprobs. The URLs are left out: the same model behind any of its servers
+gives the same answers, so their judgments share one cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import threading
 import time
@@ -78,11 +85,19 @@ from rankpipe.judges.answers import (
     parse_permutation,
     warn_repairs,
 )
-from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
+from rankpipe.judges.base import (
+    BlockJudgment,
+    BlockPrompt,
+    Judgment,
+    PairPrompt,
+    SetJudgment,
+    SetPrompt,
+)
 from rankpipe.judges.prompts import (
     has_chat_template,
     load_prompt_of_kind,
     prompts_identity,
+    render,
     render_block,
     render_pair,
 )
@@ -102,6 +117,7 @@ OPTIONS = {
     "tokenizer",
     "prompt",
     "list_prompt",
+    "set_prompt",
 }
 FORMATS = ("chat", "plain")
 RETRIED_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -431,6 +447,7 @@ class OpenAIJudge:
         *,
         prompt: str = "prp",
         list_prompt: str = "rankgpt",
+        set_prompt: str = "setwise",
         chat_format: str = "chat",
         tokenizer: str | None = None,
         logprobs: int = DEFAULT_LOGPROBS,
@@ -459,6 +476,7 @@ class OpenAIJudge:
         self.model = model
         self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "openai")
         self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "openai")
+        self.set_template = load_prompt_of_kind(set_prompt, "setwise", "set_prompt", "openai")
         self.logprobs = logprobs
         self.client = CompletionsClient(urls, model, policy, concurrency)
         self.tokenizer = load_tokenizer(tokenizer or model) if chat_format == "chat" else None
@@ -466,7 +484,8 @@ class OpenAIJudge:
         options += f",tokenizer={tokenizer}" if tokenizer else ""
         options += f",logprobs={logprobs}" if logprobs != DEFAULT_LOGPROBS else ""
         self.identity = (
-            f"openai:{model},{prompts_identity(self.template, self.list_template)}{options}"
+            f"openai:{model},{prompts_identity(self.template, self.list_template)},"
+            f"set_prompt={self.set_template.name}#{self.set_template.digest}{options}"
         )
 
     @property
@@ -536,10 +555,58 @@ class OpenAIJudge:
         warn_repairs(log, f"openai server {URL_SEPARATOR.join(self.client.urls)}", judgments)
         return judgments
 
+    def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]:
+        template = self.set_template
+        request: dict[str, Any] = {"max_tokens": 1, "temperature": 0}
+        if self.logprobs:
+            request["logprobs"] = self.logprobs
+        payloads = [
+            {
+                **request,
+                "prompt": render(
+                    self.tokenizer,
+                    template.set_messages(p.query.text, [c.text for c in p.passages]),
+                    template.answer_prefix,
+                ),
+            }
+            for p in prompts
+        ]
+
+        def read(i: int, answer: dict[str, Any]) -> SetJudgment:
+            return self._set_judgment(answer, template.choices[: len(prompts[i].passages)])
+
+        judgments = self._ask(payloads, prompts, read)
+        invalid = sum(not j.valid for j in judgments)
+        if invalid:
+            log.warning(
+                "openai server %s: %d of %d setwise answers named no shown label; scored uniform",
+                URL_SEPARATOR.join(self.client.urls),
+                invalid,
+                len(judgments),
+            )
+        return judgments
+
+    def _set_judgment(self, answer: dict[str, Any], labels: Sequence[str]) -> SetJudgment:
+        """P(each label) from the answer token's top log-probabilities, else a one-hot from the
+        generated text."""
+        choice = answer["choices"][0]
+        top = _first_top_logprobs(choice)
+        probs = label_probabilities(top, labels) if top else None
+        if probs is None and not top:
+            named = parse_choice(
+                str(choice.get("text", "")), labels, self.set_template.answer_prefix
+            )
+            if named is not None:
+                probs = tuple(float(i == named) for i in range(len(labels)))
+        tokens = _usage(answer)
+        if probs is None:
+            return SetJudgment((1.0 / len(labels),) * len(labels), *tokens, valid=False)
+        return SetJudgment(probs, *tokens)
+
     def _ask(
         self,
         payloads: list[dict[str, Any]],
-        prompts: Sequence[PairPrompt | BlockPrompt],
+        prompts: Sequence[PairPrompt | BlockPrompt | SetPrompt],
         read: Callable[[int, dict[str, Any]], Answer],
     ) -> list[Answer]:
         """The answers read from the servers' completions, in order; a JudgeError carrying those
@@ -553,6 +620,25 @@ class OpenAIJudge:
                 partial=judged,
             )
         return [judged[i] for i in range(len(payloads))]
+
+
+def label_probabilities(
+    top_logprobs: dict[str, float], labels: Sequence[str]
+) -> tuple[float, ...] | None:
+    """P(each label), normalised over `labels`, from the answer token's top log-probabilities, or
+    None when none of them is listed. Tokens equal to a label once stripped count for it; a label
+    missing from the list gets the smallest listed probability (an upper bound)."""
+    mass = [0.0] * len(labels)
+    for token, logprob in top_logprobs.items():
+        for i, label in enumerate(labels):
+            if token.strip() == label:
+                mass[i] += math.exp(logprob)
+    if not any(mass):
+        return None
+    floor = min(math.exp(lp) for lp in top_logprobs.values())
+    filled = [m if m else floor for m in mass]
+    total = sum(filled)
+    return tuple(m / total for m in filled)
 
 
 def _usage(answer: dict[str, Any]) -> tuple[int, int]:
@@ -602,6 +688,7 @@ def _build(spec: JudgeSpec) -> OpenAIJudge:
         url,
         prompt=spec.options.get("prompt", "prp"),
         list_prompt=spec.options.get("list_prompt", "rankgpt"),
+        set_prompt=spec.options.get("set_prompt", "setwise"),
         chat_format=spec.options.get("format", "chat"),
         tokenizer=spec.options.get("tokenizer"),
         logprobs=int_option(spec, "logprobs", DEFAULT_LOGPROBS),

@@ -13,6 +13,11 @@ P(A) + P(B) is below `min_mass`: invalid, scored 0.5, and counted in one warning
 Listwise, after RankGPT (Sun et al. 2023): greedy generation with `list_prompt` (answer prefix "["
 already given), read by `parse_permutation`, which counts its repairs.
 
+Setwise, after Zhuang et al. (2024): with `set_prompt` (default setwise) the passages of a set are
+labelled A, B, C, ...; one generated token's log-probabilities of exactly the shown labels' tokens
+give P(each passage is the most relevant), normalised over them; below `min_mass` in total the
+answer is uniform and invalid.
+
 Throughput comes from batching: the judge sends the whole batch it receives to one `generate` call,
 and vLLM schedules it continuously with automatic prefix caching (`prefix_caching`, on by default):
 the prompts of a query share their instruction and query, and in a quickselect partition, a heap
@@ -30,8 +35,9 @@ e.g. 2), and on a small machine VLLM_CPU_NUM_OF_RESERVED_CPU=0 (vLLM otherwise l
 on 2 cores that halves its speed, see eval/results/vllm.md); a script that starts the engine must
 guard its entry point with `if __name__ == "__main__":`.
 
-Identity: backend, model name as given, both prompts by name and digest, dtype and min_mass (not
-`prefix_caching` or `prefix_order`, which change how fast answers come, not what they are)."""
+Identity: backend, model name as given, the three prompts by name and digest, dtype and min_mass
+(not `prefix_caching` or `prefix_order`, which change how fast answers come, not what they
+are)."""
 
 from __future__ import annotations
 
@@ -44,14 +50,23 @@ from typing import Any
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.judges.answers import parse_permutation, warn_repairs, warn_unchosen
-from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
+from rankpipe.judges.base import (
+    BlockJudgment,
+    BlockPrompt,
+    Judgment,
+    PairPrompt,
+    SetJudgment,
+    SetPrompt,
+)
 from rankpipe.judges.prompts import (
     answer_token_ids,
     encode_blocks,
     encode_pairs,
+    encode_prompt,
     load_prompt_of_kind,
     permutation_token_budget,
     prompts_identity,
+    render,
 )
 from rankpipe.judges.spec import JudgeSpec, bool_option, check_options, float_option, int_option
 from rankpipe.judges.telemetry import PrefixCacheStats, prefix_cache_from_metrics
@@ -63,6 +78,7 @@ log = logging.getLogger(__name__)
 OPTIONS = {
     "prompt",
     "list_prompt",
+    "set_prompt",
     "dtype",
     "max_model_len",
     "tensor_parallel_size",
@@ -122,6 +138,7 @@ class VLLMJudge:
         *,
         prompt: str = "prp",
         list_prompt: str = "rankgpt",
+        set_prompt: str = "setwise",
         dtype: str = "auto",
         max_model_len: int | None = None,
         tensor_parallel_size: int = 1,
@@ -133,6 +150,7 @@ class VLLMJudge:
     ) -> None:
         self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "vllm")
         self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "vllm")
+        self.set_template = load_prompt_of_kind(set_prompt, "setwise", "set_prompt", "vllm")
         if not 0.0 <= min_mass <= 1.0:
             raise InputError(f"vllm judge: min_mass must lie in [0, 1], got {min_mass}")
         if tensor_parallel_size < 1 or not 0.0 < gpu_memory_utilization <= 1.0:
@@ -156,6 +174,7 @@ class VLLMJudge:
         self.choice_ids = answer_token_ids(self.tokenizer, self.template)
         self.identity = (
             f"vllm:{model},{prompts_identity(self.template, self.list_template)},"
+            f"set_prompt={self.set_template.name}#{self.set_template.digest},"
             f"dtype={dtype},min_mass={min_mass}"
         )
 
@@ -205,6 +224,65 @@ class VLLMJudge:
         warn_repairs(log, self.identity, judgments)
         return judgments
 
+    @functools.cached_property
+    def label_ids(self) -> tuple[int, ...]:
+        """The token that starts each setwise label after the answer prefix (" A", " B", ...)."""
+        return answer_token_ids(self.tokenizer, self.set_template)
+
+    def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]:
+        from vllm import SamplingParams
+
+        template = self.set_template
+        encoded = [
+            encode_prompt(
+                self.tokenizer,
+                render(
+                    self.tokenizer,
+                    template.set_messages(p.query.text, [c.text for c in p.passages]),
+                    template.answer_prefix,
+                ),
+            )
+            for p in prompts
+        ]
+        self._check_fits(encoded, 1)
+        params = [
+            SamplingParams(
+                max_tokens=1,
+                temperature=0.0,
+                logprob_token_ids=list(self.label_ids[: len(p.passages)]),
+            )
+            for p in prompts
+        ]
+        outputs = self._generate(encoded, params)
+        judgments = [
+            self._set_judgment(output, self.label_ids[: len(p.passages)])
+            for p, output in zip(prompts, outputs, strict=True)
+        ]
+        invalid = sum(not j.valid for j in judgments)
+        if invalid:
+            log.warning(
+                "%s: %d of %d setwise answers gave the shown labels less than min_mass=%s; "
+                "scored uniform",
+                self.identity,
+                invalid,
+                len(judgments),
+                self.min_mass,
+            )
+        return judgments
+
+    def _set_judgment(self, output: Any, label_ids: Sequence[int]) -> SetJudgment:
+        completion = output.outputs[0]
+        logprobs = completion.logprobs[0]
+        mass = [math.exp(logprobs[i].logprob) if i in logprobs else 0.0 for i in label_ids]
+        total = sum(mass)
+        valid = total >= self.min_mass and total > 0.0
+        return SetJudgment(
+            probs=tuple(m / total for m in mass) if valid else (1.0 / len(mass),) * len(mass),
+            prompt_tokens=len(output.prompt_token_ids),
+            completion_tokens=len(completion.token_ids),
+            valid=valid,
+        )
+
     def _generate(self, encoded: list[list[int]], params: Any) -> list[Any]:
         """vLLM's outputs for token-id prompts, in the order given; submitted sorted by their
         tokens (with `prefix_order`) so that prompts sharing a prefix meet in the prefix cache."""
@@ -251,6 +329,7 @@ def _build(spec: JudgeSpec, qrels: Qrels | None = None) -> VLLMJudge:
         spec.target,
         prompt=spec.options.get("prompt", "prp"),
         list_prompt=spec.options.get("list_prompt", "rankgpt"),
+        set_prompt=spec.options.get("set_prompt", "setwise"),
         dtype=spec.options.get("dtype", "auto"),
         max_model_len=max_model_len or None,
         tensor_parallel_size=int_option(spec, "tensor_parallel_size", 1),

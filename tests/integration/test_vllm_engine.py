@@ -10,7 +10,7 @@ import os
 import pytest
 
 from rankpipe.data.datasets import Dataset
-from rankpipe.judges.base import BlockPrompt, Judge, PairPrompt
+from rankpipe.judges.base import BlockPrompt, Judge, PairPrompt, SetPrompt
 from rankpipe.judges.spec import make_judge
 
 pytestmark = pytest.mark.vllm
@@ -96,3 +96,22 @@ def test_prefix_cache_counters_count_the_shared_prefixes(engine: Judge, dl19: Da
     finally:
         engine.prefix_order = True  # type: ignore[attr-defined]
     assert [j.p_a for j in as_asked] == pytest.approx([j.p_a for j in in_order], abs=1e-4)
+
+
+def test_setwise_answers_are_distributions_over_the_shown_labels(
+    engine: Judge, dl19: Dataset
+) -> None:
+    first, second = dl19.candidates[:2]
+    sets = [
+        SetPrompt(first.query, first.candidates[:3]),
+        SetPrompt(second.query, second.candidates[:4]),
+    ]
+    judgments = engine.choose(sets)  # type: ignore[attr-defined]
+    assert [len(j.probs) for j in judgments] == [3, 4]
+    assert all(j.valid and sum(j.probs) == pytest.approx(1.0) for j in judgments)
+    assert all(min(j.probs) > 0.0 and j.prompt_tokens > 100 for j in judgments)
+    url = os.environ.get("RANKPIPE_VLLM_URL")
+    if url:  # the server reads the same model: same distributions, from its top-20 logprobs
+        served = make_judge(f"openai:{MODEL}@{url}").choose(sets)  # type: ignore[attr-defined]
+        for s, e in zip(served, judgments, strict=True):
+            assert s.probs == pytest.approx(e.probs, abs=0.02)

@@ -6,6 +6,8 @@ itself is tested in tests/integration (`make test-vllm`)."""
 from __future__ import annotations
 
 import importlib.util
+import math
+from dataclasses import dataclass
 
 import pytest
 
@@ -72,3 +74,34 @@ def test_answers_come_back_in_the_order_asked_whatever_the_submission_order(
     assert judge._generate(encoded, "params") == encoded
     expected = sorted(encoded) if prefix_order else encoded
     assert judge.llm.submitted == expected
+
+
+@dataclass
+class Logprob:
+    logprob: float
+
+
+@dataclass
+class Completion:
+    logprobs: list[dict[int, Logprob]]
+    token_ids: list[int]
+
+
+@dataclass
+class Output:
+    outputs: list[Completion]
+    prompt_token_ids: list[int]
+
+
+def test_a_setwise_answer_is_normalised_over_the_shown_labels_tokens() -> None:
+    judge = VLLMJudge.__new__(VLLMJudge)
+    judge.min_mass = 0.01
+    labels = (10, 11, 12)
+    answer = {10: Logprob(math.log(0.1)), 11: Logprob(math.log(0.3)), 99: Logprob(math.log(0.5))}
+    output = Output([Completion([answer], [11])], list(range(40)))
+    judgment = judge._set_judgment(output, labels)
+    assert judgment.valid and judgment.probs == pytest.approx((0.25, 0.75, 0.0))
+    assert (judgment.prompt_tokens, judgment.completion_tokens) == (40, 1)
+    unlikely = {10: Logprob(math.log(0.001)), 99: Logprob(math.log(0.9))}
+    judgment = judge._set_judgment(Output([Completion([unlikely], [99])], [1]), labels)
+    assert not judgment.valid and judgment.probs == pytest.approx((1 / 3,) * 3)
