@@ -10,9 +10,10 @@ Every random draw is a function of (seed, qid, docids shown, in order), so the s
 gets the same answer, as from a model decoding greedily; `latency` seconds are slept per call.
 
 Tokens: with a `TokenCounter` (the spec's default: `tokenizer=HuggingFaceTB/SmolLM2-135M-Instruct`,
-`prompt=prp`, `list_prompt=rankgpt`; `tokens=false` turns it off) each answer reports the tokens
-the prompt it stands in for would have (rankpipe/judges/token_counts.py), so ledgers of sim runs
-carry real token figures. Counting never changes an answer, so it is not part of the identity."""
+`prompt=prp`, `list_prompt=rankgpt`, `set_prompt=setwise`; `tokens=false` turns it off) each answer
+reports the tokens the prompt it stands in for would have (rankpipe/judges/token_counts.py), so
+ledgers of sim runs carry real token figures. Counting never changes an answer, so it is not part
+of the identity."""
 
 from __future__ import annotations
 
@@ -121,7 +122,11 @@ class SimulatedJudge:
 
     def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]:
         self._pause()
-        return [self._choose_one(p) for p in prompts]
+        answers = [self._choose_one(p) for p in prompts]
+        if self.tokens is None:
+            return answers
+        counts = self.tokens.set_prompts(prompts)
+        return [SetJudgment(j.probs, n, 1) for j, n in zip(answers, counts, strict=True)]
 
     def _choose_one(self, prompt: SetPrompt) -> SetJudgment:
         """The best grade wins (ties share the probability equally); with probability `noise` a
@@ -165,7 +170,7 @@ def _build(spec: JudgeSpec, qrels: Qrels | None) -> SimulatedJudge:
     )
 
 
-TOKEN_OPTIONS = ("tokens", "tokenizer", "prompt", "list_prompt")
+TOKEN_OPTIONS = ("tokens", "tokenizer", "prompt", "list_prompt", "set_prompt")
 
 
 def _counter(spec: JudgeSpec) -> TokenCounter | None:
@@ -176,6 +181,7 @@ def _counter(spec: JudgeSpec) -> TokenCounter | None:
         spec.options.get("tokenizer", DEFAULT_TOKENIZER),
         spec.options.get("prompt", "prp"),
         spec.options.get("list_prompt", "rankgpt"),
+        spec.options.get("set_prompt", "setwise"),
     )
 
 

@@ -16,6 +16,7 @@ whitespace, or a slot next to a run of several whitespace characters, can be off
 (tests/cost measures the agreement with the real count on DL19 prompts). Written here because no
 tokenizer library offers incremental counts over a template.
 
+Setwise prompts are counted with the `setwise` template (labels A, B, ...) the same way.
 Completions: one token for a pairwise answer (the choice letter) and a setwise one (the label);
 for a listwise answer, the tokens of the permutation written as the prompt's answer prefix
 continues it ("3] > [1] > [2]") plus one end-of-turn token, as the `hf` judge counts them."""
@@ -28,11 +29,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from rankpipe.errors import InputError
-from rankpipe.judges.base import BlockPrompt, PairPrompt
+from rankpipe.judges.base import BlockPrompt, PairPrompt, SetPrompt
 from rankpipe.judges.prompts import (
+    PromptTemplate,
     encode_prompt,
     load_prompt_of_kind,
-    render_block,
+    render,
     render_pair,
     truncate,
 )
@@ -167,11 +169,13 @@ class TokenCounter:
         tokenizer: str = DEFAULT_TOKENIZER,
         prompt: str = "prp",
         list_prompt: str = "rankgpt",
+        set_prompt: str = "setwise",
     ) -> None:
         self.tokenizer_name = tokenizer
         self.tokenizer = load_tokenizer(tokenizer)
         self.pair_template = load_prompt_of_kind(prompt, "pairwise", "prompt", "sim")
         self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "sim")
+        self.set_template = load_prompt_of_kind(set_prompt, "setwise", "set_prompt", "sim")
         words = self.pair_template.max_words
         self._strings = _Counts(self.tokenizer)
         self._pair = _Layout(
@@ -180,7 +184,7 @@ class TokenCounter:
             render_pair(self.pair_template, self.tokenizer, *(MARK.format(i) for i in range(3))),
             (None, words, words),
         )
-        self._blocks: dict[int, _Layout] = {}
+        self._lists: dict[tuple[str, int], _Layout] = {}
         self._permutations: dict[int, int] = {}
 
     def pair_prompts(self, prompts: Sequence[PairPrompt]) -> list[int]:
@@ -189,16 +193,11 @@ class TokenCounter:
 
     def block_prompts(self, prompts: Sequence[BlockPrompt]) -> list[int]:
         """Prompt tokens of each listwise prompt."""
-        queries = self.list_template.template.count("{query}")
-        counts: dict[int, int] = {}
-        for size in {len(p.passages) for p in prompts}:
-            at = [i for i, p in enumerate(prompts) if len(p.passages) == size]
-            rows = [
-                ((prompts[i].query.text,) * queries + tuple(c.text for c in prompts[i].passages))
-                for i in at
-            ]
-            counts.update(zip(at, self._block_layout(size).counts(rows), strict=True))
-        return [counts[i] for i in range(len(prompts))]
+        return self._many("block", self.list_template, prompts)
+
+    def set_prompts(self, prompts: Sequence[SetPrompt]) -> list[int]:
+        """Prompt tokens of each setwise prompt (its answer is one label token)."""
+        return self._many("set", self.set_template, prompts)
 
     def permutation_tokens(self, size: int) -> int:
         """Completion tokens of a permutation of `size` identifiers, with the end-of-turn token."""
@@ -208,18 +207,39 @@ class TokenCounter:
             self._permutations[size] = len(ids) + 1
         return self._permutations[size]
 
-    def _block_layout(self, size: int) -> _Layout:
-        """Slots: each occurrence of {query} in the listwise template, then each passage."""
-        if size not in self._blocks:
-            queries = self.list_template.template.count("{query}")
+    def _many(
+        self, kind: str, template: PromptTemplate, prompts: Sequence[BlockPrompt | SetPrompt]
+    ) -> list[int]:
+        """Counts of prompts that show several passages, grouped by how many."""
+        queries = template.template.count("{query}")
+        counts: dict[int, int] = {}
+        for size in {len(p.passages) for p in prompts}:
+            at = [i for i, p in enumerate(prompts) if len(p.passages) == size]
+            rows = [
+                ((prompts[i].query.text,) * queries + tuple(c.text for c in prompts[i].passages))
+                for i in at
+            ]
+            layout = self._list_layout(kind, template, size)
+            counts.update(zip(at, layout.counts(rows), strict=True))
+        return [counts[i] for i in range(len(prompts))]
+
+    def _list_layout(self, kind: str, template: PromptTemplate, size: int) -> _Layout:
+        """Slots: each occurrence of {query} in the template, then each passage."""
+        if (kind, size) not in self._lists:
+            queries = template.template.count("{query}")
             marks = [MARK.format(i) for i in range(queries + size)]
-            rendered = render_block(self.list_template, self.tokenizer, QUERY, marks[queries:])
+            messages = (
+                template.block_messages(QUERY, marks[queries:])
+                if kind == "block"
+                else template.set_messages(QUERY, marks[queries:])
+            )
+            rendered = render(self.tokenizer, messages, template.answer_prefix)
             pieces = rendered.split(QUERY)
             if len(pieces) != queries + 1:
                 raise ValueError(f"the query marker rendered {len(pieces) - 1} times")
             marked = pieces[0] + "".join(m + p for m, p in zip(marks, pieces[1:], strict=False))
-            words = self.list_template.max_words
-            self._blocks[size] = _Layout(
+            words = template.max_words
+            self._lists[kind, size] = _Layout(
                 self.tokenizer, self._strings, marked, (None,) * queries + (words,) * size
             )
-        return self._blocks[size]
+        return self._lists[kind, size]

@@ -11,8 +11,8 @@ import pytest
 from rankpipe.data.datasets import Dataset
 from rankpipe.data.types import Candidate, Query
 from rankpipe.executor import Executor
-from rankpipe.judges.base import BlockPrompt, PairPrompt
-from rankpipe.judges.prompts import encode_blocks, encode_pairs, load_prompt
+from rankpipe.judges.base import BlockPrompt, PairPrompt, SetPrompt
+from rankpipe.judges.prompts import encode_blocks, encode_pairs, encode_prompt, load_prompt, render
 from rankpipe.judges.simulated import SimulatedJudge
 from rankpipe.judges.spec import make_judge
 from rankpipe.judges.token_counts import TokenCounter, load_tokenizer
@@ -144,3 +144,32 @@ def test_ledger_tokens_match_the_tokenized_prompts(counter: TokenCounter, demo: 
 
 def test_default_tokenizer_loads_offline() -> None:
     assert load_tokenizer("HuggingFaceTB/SmolLM2-135M-Instruct").chat_template
+
+
+def test_setwise_counts_equal_the_tokenized_prompts(counter: TokenCounter, demo: Dataset) -> None:
+    rng = random.Random(3)
+    prompts = [
+        SetPrompt(item.query, tuple(rng.sample(item.candidates, size)))
+        for item in demo.candidates
+        for size in (2, 4, 10)
+    ]
+    template, tokenizer = counter.set_template, counter.tokenizer
+    real = [
+        len(
+            encode_prompt(
+                tokenizer,
+                render(
+                    tokenizer,
+                    template.set_messages(p.query.text, [c.text for c in p.passages]),
+                    template.answer_prefix,
+                ),
+            )
+        )
+        for p in prompts
+    ]
+    assert counter.set_prompts(prompts) == real
+    chosen = SimulatedJudge(demo.qrels, noise=0.1, tokens=counter).choose(prompts[:3])
+    plain = SimulatedJudge(demo.qrels, noise=0.1).choose(prompts[:3])
+    assert [c.prompt_tokens for c in chosen] == real[:3]
+    assert {c.completion_tokens for c in chosen} == {1}
+    assert [c.probs for c in chosen] == [c.probs for c in plain]
