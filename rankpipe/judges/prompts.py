@@ -24,10 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rankpipe.errors import InputError
 from rankpipe.judges.base import BlockPrompt, PairPrompt
+
+if TYPE_CHECKING:
+    from rankpipe.judges.fewshot import ExampleRetriever
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -190,13 +193,21 @@ def encode_prompt(tokenizer: Any, text: str) -> list[int]:
 
 
 def encode_pairs(
-    template: PromptTemplate, tokenizer: Any, prompts: Sequence[PairPrompt], prefix: bool = True
+    template: PromptTemplate,
+    tokenizer: Any,
+    prompts: Sequence[PairPrompt],
+    prefix: bool = True,
+    fewshot: ExampleRetriever | None = None,
 ) -> list[list[int]]:
-    """Token ids of pairwise prompts rendered with `template` (see `render_pair`)."""
+    """Token ids of pairwise prompts rendered with `template` (see `render_pair`); with `fewshot`,
+    each query's retrieved examples replace the template's (rankpipe.judges.fewshot)."""
     return [
         encode_prompt(
             tokenizer,
-            render_pair(template, tokenizer, p.query.text, p.a.text, p.b.text, prefix),
+            render_pair(
+                fewshot.template_for(template, p.query) if fewshot else template,
+                tokenizer, p.query.text, p.a.text, p.b.text, prefix,
+            ),
         )
         for p in prompts
     ]
@@ -216,7 +227,10 @@ class EncodedPair:
 
 
 def encode_pairs_with_prefixes(
-    template: PromptTemplate, tokenizer: Any, prompts: Sequence[PairPrompt]
+    template: PromptTemplate,
+    tokenizer: Any,
+    prompts: Sequence[PairPrompt],
+    fewshot: ExampleRetriever | None = None,
 ) -> list[EncodedPair]:
     """Token ids of pairwise prompts (the same as `encode_pairs`, in one tokenizer call) with the
     lengths of their shared prefixes. The prefixes' ends are found in characters by rendering the
@@ -224,7 +238,9 @@ def encode_pairs_with_prefixes(
     mapped to the tokens that end before them, less one token in case the tokenizer merges across
     the boundary."""
     texts, query_chars, passage_chars = [], [], []
+    base = template
     for p in prompts:
+        template = fewshot.template_for(base, p.query) if fewshot else base
         q, a, b = p.query.text, p.a.text, p.b.text
         texts.append(render_pair(template, tokenizer, q, a, b))
         query_chars.append(_shared_chars(
