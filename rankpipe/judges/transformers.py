@@ -1,13 +1,18 @@
 """The `hf` judge: transformers models, causal LMs and encoder-decoders (FLAN-T5 style).
 
-    hf:MODEL_OR_PATH[,prompt=prp,list_prompt=rankgpt,device=auto,dtype=...,batch_size=...,min_mass=0.5,
-                     prefix_reuse=true,prefix_cache_mb=1024]
+    hf:MODEL_OR_PATH[,prompt=prp,list_prompt=rankgpt,set_prompt=setwise,device=auto,dtype=...,
+                     batch_size=...,min_mass=0.5,prefix_reuse=true,prefix_cache_mb=1024]
 
 Pairwise, after PRP (Qin et al. 2023, "Large Language Models are Effective Text Rankers with
 Pairwise Ranking Prompting"): the prompt ends where the answer's choice token comes ("... Passage");
 one forward pass, no sampling, gives the log-probabilities of the two choice tokens (" A", " B") at
 that position, and P(A) = P(A) / (P(A) + P(B)). The answer is "neither" when P(A) + P(B) under the
 full softmax is below `min_mass`: it is then invalid and scored 0.5 (counted, logged once per call).
+
+Setwise, after Zhuang et al. 2024 ("A Setwise Approach to Effective and Highly Efficient Zero-Shot
+Ranking with Large Language Models"): the `set_prompt` template labels a set's passages A, B, C,
+...; one forward pass gives the labels' log-probabilities at the answer position, renormalised
+over the labels shown: P(each passage is the most relevant). Invalid (uniform) below `min_mass`.
 
 Listwise, after RankGPT (Sun et al. 2023, "Is ChatGPT Good at Search?"): greedy generation with the
 `list_prompt` template (the answer prefix "[" already given), read by `parse_permutation`, which
@@ -47,7 +52,14 @@ from typing import TYPE_CHECKING, Any
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.judges.answers import parse_permutation, sigmoid, warn_repairs, warn_unchosen
-from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
+from rankpipe.judges.base import (
+    BlockJudgment,
+    BlockPrompt,
+    Judgment,
+    PairPrompt,
+    SetJudgment,
+    SetPrompt,
+)
 from rankpipe.judges.prompts import (
     EncodedPair,
     PromptTemplate,
@@ -55,9 +67,11 @@ from rankpipe.judges.prompts import (
     encode_blocks,
     encode_pairs,
     encode_pairs_with_prefixes,
+    encode_prompt,
     load_prompt_of_kind,
     permutation_token_budget,
     prompts_identity,
+    render,
 )
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
 from rankpipe.models import ResolvedModel, resolve_device, resolve_weights
@@ -174,6 +188,7 @@ class TransformersJudge:
         *,
         prompt: str = "prp",
         list_prompt: str = "rankgpt",
+        set_prompt: str = "setwise",
         device: str = "auto",
         dtype: str | None = None,
         batch_size: int | None = None,
@@ -186,6 +201,7 @@ class TransformersJudge:
         its weights are then named `in-memory` in the identity."""
         self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "hf")
         self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "hf")
+        self.set_template = load_prompt_of_kind(set_prompt, "setwise", "set_prompt", "hf")
         if not 0.0 <= min_mass <= 1.0:
             raise InputError(f"hf judge: min_mass must lie in [0, 1], got {min_mass}")
         device = resolve_device(device)
@@ -203,9 +219,11 @@ class TransformersJudge:
         else:
             self.weights, self.loaded = ResolvedModel(model, "in-memory"), loaded
         self.choice_ids = answer_token_ids(self.loaded.tokenizer, self.template)
+        self.label_ids = answer_token_ids(self.loaded.tokenizer, self.set_template)
         self.identity = (
             f"hf:{model},weights={self.weights.source},"
             f"{prompts_identity(self.template, self.list_template)},"
+            f"set_prompt={self.set_template.name}#{self.set_template.digest},"
             f"dtype={dtype},min_mass={min_mass}"
         )
         from rankpipe.judges.prefix import PrefixCache, PrefixStats
@@ -325,6 +343,43 @@ class TransformersJudge:
                 valid=valid,
             ))
         warn_unchosen(log, self.identity, answers, self.template.choices, self.min_mass)
+        return answers
+
+    def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]:
+        """Setwise answers: the labels' probabilities at the answer position, renormalised over
+        the labels shown (uniform and invalid when their mass is below `min_mass`)."""
+        import torch
+
+        template, tokenizer = self.set_template, self.loaded.tokenizer
+        prefix = "" if self.loaded.seq2seq else template.answer_prefix
+        encoded = [
+            encode_prompt(tokenizer, render(
+                tokenizer, template.set_messages(p.query.text, [c.text for c in p.passages]), prefix
+            ))
+            for p in prompts
+        ]
+        self._check_fits(encoded, answer_tokens=1)
+        decoder_prefix = self._decoder_prefix(template)
+        answers: list[SetJudgment] = [SetJudgment(())] * len(prompts)
+        for indices in self._micro_batches(encoded):
+            logprobs = self._next_token_logprobs([encoded[i] for i in indices], decoder_prefix)
+            for row, i in zip(logprobs, indices, strict=True):
+                k = len(prompts[i].passages)
+                shown = row[list(self.label_ids[:k])]
+                valid = float(shown.exp().sum()) >= self.min_mass
+                probs = torch.softmax(shown, dim=0).tolist() if valid else [1.0 / k] * k
+                answers[i] = SetJudgment(
+                    probs=tuple(probs),
+                    prompt_tokens=len(encoded[i]) + len(decoder_prefix),
+                    completion_tokens=1,
+                    valid=valid,
+                )
+        invalid = sum(not a.valid for a in answers)
+        if invalid:
+            log.warning(
+                "%s: %d of %d setwise answers gave the labels less than min_mass=%s; "
+                "scored uniform", self.identity, invalid, len(answers), self.min_mass,
+            )
         return answers
 
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
@@ -450,8 +505,8 @@ def _build(spec: JudgeSpec, qrels: Qrels | None) -> TransformersJudge:
     check_options(
         spec,
         {
-            "prompt", "list_prompt", "device", "dtype", "batch_size", "min_mass", "prefix_reuse",
-            "prefix_cache_mb",
+            "prompt", "list_prompt", "set_prompt", "device", "dtype", "batch_size", "min_mass",
+            "prefix_reuse", "prefix_cache_mb",
         },
     )
     if not spec.target:
@@ -460,6 +515,7 @@ def _build(spec: JudgeSpec, qrels: Qrels | None) -> TransformersJudge:
         spec.target,
         prompt=spec.options.get("prompt", "prp"),
         list_prompt=spec.options.get("list_prompt", "rankgpt"),
+        set_prompt=spec.options.get("set_prompt", "setwise"),
         device=spec.options.get("device", "auto"),
         dtype=spec.options.get("dtype"),
         batch_size=int_option(spec, "batch_size", 0) if "batch_size" in spec.options else None,

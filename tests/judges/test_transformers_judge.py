@@ -17,11 +17,12 @@ from judge_helpers import AskBlock, AskPairs, CountingJudge
 from rankpipe.data.datasets import Dataset
 from rankpipe.errors import InputError
 from rankpipe.executor import Executor
-from rankpipe.judges.base import BlockPrompt, PairPrompt
+from rankpipe.judges.base import BlockPrompt, PairPrompt, SetPrompt, setwise_form
 from rankpipe.judges.prompts import (
     encode_prompt,
     load_prompt,
     permutation_token_budget,
+    render,
     render_pair,
 )
 from rankpipe.judges.spec import make_judge, make_list_judge
@@ -66,10 +67,11 @@ def test_left_padded_batches_match_one_by_one(smollm2: TransformersJudge, demo: 
 
 
 def test_identity_names_what_changes_answers(smollm2: TransformersJudge) -> None:
-    prp, rankgpt = load_prompt("prp"), load_prompt("rankgpt")
+    prp, rankgpt, setwise = load_prompt("prp"), load_prompt("rankgpt"), load_prompt("setwise")
     assert smollm2.identity == (
         f"hf:{SMOLLM2},weights={smollm2.weights.source},prompt=prp#{prp.digest},"
-        f"list_prompt=rankgpt#{rankgpt.digest},dtype=float32,min_mass=0.5"
+        f"list_prompt=rankgpt#{rankgpt.digest},set_prompt=setwise#{setwise.digest},"
+        "dtype=float32,min_mass=0.5"
     )
     other = make_judge(f"hf:{SMOLLM2},batch_size=3,device=cpu,prompt=prp_fewshot,min_mass=0.2")
     assert other.identity != smollm2.identity
@@ -165,6 +167,37 @@ def test_listwise_form_returns_permutations_with_repairs_counted(
     total = ledger.total()
     assert total["inferences"] == 1 and total["completion_tokens"] == judgment.completion_tokens
     assert total["invalid_answers"] == judgment.repairs  # the ledger counts the parser's repairs
+
+
+def test_setwise_probabilities_are_a_distribution_over_the_labels_shown(
+    smollm2: TransformersJudge, demo: Dataset
+) -> None:
+    import torch
+
+    assert setwise_form(smollm2) is smollm2
+    item = demo.candidates[0]
+    prompts = [SetPrompt(item.query, item.candidates[:3]),
+               SetPrompt(item.query, item.candidates[3:7])]
+    answers = smollm2.choose(prompts)
+    tokenizer, template = smollm2.loaded.tokenizer, smollm2.set_template
+    for prompt, answer in zip(prompts, answers, strict=True):
+        k = len(prompt.passages)
+        assert len(answer.probs) == k and answer.valid and answer.completion_tokens == 1
+        assert sum(answer.probs) == pytest.approx(1.0, abs=1e-6) and min(answer.probs) > 0
+        # the same numbers from the model directly: the labels' logits at the answer position
+        messages = template.set_messages(prompt.query.text, [c.text for c in prompt.passages])
+        ids = encode_prompt(tokenizer, render(tokenizer, messages, template.answer_prefix))
+        assert answer.prompt_tokens == len(ids)
+        assert tokenizer.decode(ids).endswith(f"assistant\n{template.answer_prefix}")
+        with torch.inference_mode():
+            logits = smollm2.loaded.model(torch.tensor([ids])).logits[0, -1]
+        labels = [tokenizer(f" {c}", add_special_tokens=False)["input_ids"][0]
+                  for c in template.choices[:k]]
+        expected = torch.softmax(logits[labels].float(), dim=0).tolist()
+        assert answer.probs == pytest.approx(expected, abs=1e-4)
+    strict = TransformersJudge(SMOLLM2, device="cpu", min_mass=1.0)
+    (uniform,) = strict.choose(prompts[:1])
+    assert not uniform.valid and uniform.probs == pytest.approx((1 / 3,) * 3)
 
 
 @pytest.fixture(scope="module")
