@@ -277,7 +277,7 @@ def mine(args: argparse.Namespace):  # noqa: ANN201 - (TrainingSet, CostLedger) 
         mined, source if run is None else "run", run, run_name=args.scores if run else ""
     )
     info = training.info
-    left_out = f"; {len(info.skipped)} queries left out (see --verbose)" if info.skipped else ""
+    left_out = f"; {len(info.skipped)} queries left out" if info.skipped else ""
     print(
         f"training set: {info.queries} queries, {info.judged_pairs} judged pairs; teacher "
         f"scores: {info.score_source}{left_out}"

@@ -30,6 +30,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -117,7 +118,7 @@ def build_training_set(
         scores, lacked = teacher_scores(query, source, run)
         missing += lacked
         if len(set(scores)) <= 1 and all(p == 0.5 for _, _, p in query.pairs):
-            skipped[qid] = "all candidates tied (equal teacher scores, every pair judged 0.5)"
+            skipped[qid] = "all candidates tied (equal teacher scores, every pair 0.5)"
             continue
         rows["qid"].append(qid)
         rows["query"].append(query.item.query.text)
@@ -126,7 +127,14 @@ def build_training_set(
         rows["teacher_scores"].append(scores)
         rows["pairs"].append([{"i": i, "j": j, "p": p} for i, j, p in query.pairs])
     for qid, why in skipped.items():
-        log.warning("distill: query %s left out of the training set: %s", qid, why)
+        log.info("distill: query %s left out of the training set: %s", qid, why)
+    if skipped:
+        reasons = ", ".join(f"{n} {why}" for why, n in Counter(skipped.values()).items())
+        log.warning(
+            "distill: %d queries left out of the training set: %s (-v lists them)",
+            len(skipped),
+            reasons,
+        )
     judged = sum(len(p) for p in rows["pairs"])
     if not rows["qid"]:
         raise InputError(

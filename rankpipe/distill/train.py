@@ -62,6 +62,7 @@ class TrainConfig:
     group_size: int | None = None
     """Candidates per query in training (default: the most any query has; fewer are padded)."""
     max_seq_length: int | None = 128
+    """Tokens per text in training; the saved model keeps the student's own limit."""
     seed: int = 42
     max_steps: int = -1
     dev_fraction: float = 0.0
@@ -117,9 +118,7 @@ def check_student(name: str) -> str:
     return path
 
 
-def load_student(
-    name: str, max_seq_length: int | None = None, device: str | None = None, card: Any = None
-) -> Any:
+def load_student(name: str, device: str | None = None, card: Any = None) -> Any:
     """A SentenceTransformer for `name` (a model ID, a sentence-transformers folder or a plain
     transformers encoder, which gets mean pooling); InputError for anything that is not an
     encoder."""
@@ -130,8 +129,6 @@ def load_student(
         model = SentenceTransformer(path, device=device, model_card_data=card)
     except (OSError, ValueError) as error:
         raise InputError(f"student {name}: cannot load it as an encoder ({error})") from None
-    if max_seq_length:
-        model.max_seq_length = max_seq_length
     return model
 
 
@@ -168,7 +165,7 @@ def train_student(
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
     )
-    from transformers import EarlyStoppingCallback
+    from transformers import EarlyStoppingCallback, PrinterCallback
 
     out = Path(out)
     if out.exists() and not overwrite:
@@ -183,7 +180,10 @@ def train_student(
         model_name=f"{config.student} distilled from {training.info.teacher} (rankpipe)",
         train_datasets=[{"name": data_name or "rankpipe distillation training set"}],
     )
-    model = load_student(config.student, config.max_seq_length, config.device, card)
+    model = load_student(config.student, config.device, card)
+    own_length = model.max_seq_length
+    if config.max_seq_length:
+        model.max_seq_length = config.max_seq_length
     rows = training_rows(training.data, config.group_size)
     dev = None
     if config.dev_fraction:
@@ -238,6 +238,9 @@ def train_student(
         loss=loss,
         callbacks=[EarlyStoppingCallback(config.early_stopping_patience)] if dev else None,
     )
+    if not config.progress:  # the logged losses go to the log (-v), not to stdout as dicts
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(loss_logger())
     loss_before = training_set_loss(trainer, rows) if config.measure_loss else math.nan
     started = time.perf_counter()
     resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
@@ -260,6 +263,7 @@ def train_student(
     )
     if trainer.is_world_process_zero():
         with staged_folder(out, overwrite, "student model") as folder:
+            model.max_seq_length = own_length
             model.save(str(folder))
             facts = {
                 "training_set": asdict(training.info),
@@ -270,9 +274,22 @@ def train_student(
             }
             (folder / INFO_FILE).write_text(json.dumps(facts, indent=1, default=str) + "\n")
             with (folder / "README.md").open("a", encoding="utf-8") as card_file:
-                card_file.write(model_card_section(training, config, result, data_name))
+                card_file.write(model_card_section(training, config, result, data_name, own_length))
         shutil.rmtree(checkpoints, ignore_errors=True)
     return result
+
+
+def loss_logger() -> Any:
+    """A trainer callback that logs each logged loss through `logging` (shown with -v)."""
+    from transformers import TrainerCallback
+
+    class LossLogger(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            if logs:
+                values = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, float))
+                log.info("training step %d: %s", state.global_step, values)
+
+    return LossLogger()
 
 
 def training_set_loss(trainer: Any, rows: Any) -> float:
@@ -280,7 +297,11 @@ def training_set_loss(trainer: Any, rows: Any) -> float:
 
 
 def model_card_section(
-    training: TrainingSet, config: TrainConfig, result: TrainResult, data_name: str
+    training: TrainingSet,
+    config: TrainConfig,
+    result: TrainResult,
+    data_name: str,
+    own_length: int,
 ) -> str:
     """The model card's distillation section: teacher, data, losses, final training loss."""
     info = training.info
@@ -298,8 +319,8 @@ Trained with `rankpipe distill` (PairDistill, Huang et al. 2024) from `{config.s
   in-batch contrastive; student temperature {config.temperature}, teacher temperature
   {config.teacher_temperature}
 - Training: {config.epochs} epoch(s), {result.steps} steps of {config.batch_size} queries, learning
-  rate {config.learning_rate}, seed {config.seed}, max_seq_length {config.max_seq_length},
-  {result.seconds:.1f} s
+  rate {config.learning_rate}, seed {config.seed}, {config.max_seq_length} tokens per text in
+  training (the model keeps {own_length}), {result.seconds:.1f} s
 - Final training loss (mean over the run): {result.train_loss:.4f}; loss over the training set
   before {result.loss_before:.4f}, after {result.loss_after:.4f}
 """
