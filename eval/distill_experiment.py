@@ -2,12 +2,15 @@
 queries, evaluate on the fifth), teachers `sim` at noise 0 and 0.2 and `embed` (self-distillation,
 a control), ablation pointwise-only / pairwise-only / both; the student (all-MiniLM-L6-v2) before
 and after, as a reranker of the BM25 top-100 of the held-out queries (nDCG@10 by cosine); mining
-inferences and training time.
+inferences and training time. (The transfer to NovelEval is the README's `rankpipe distill` run,
+see eval/results/distill.md.)
 
-Usage: python eval/distill_experiment.py [--out eval/out/distill] [--configs NAME,...]
-           [--folds 5] [--depth 20] [--max-seq-length 96]
+Usage: python eval/distill_experiment.py [--out eval/out/distill] [--configs A,B;C,...]
+           [--folds 5] [--depth 10] [--max-seq-length 96] [--train-seq-length 64] [--threads 2]
+           [--only-folds 3,4]
 Results go to OUT/results.jsonl (one line per configuration and fold, appended as they finish, so a
-rerun skips what is done) and a Markdown summary on stdout.
+rerun skips what is done; two processes may share it with --only-folds) and a Markdown summary on
+stdout.
 """
 
 from __future__ import annotations
