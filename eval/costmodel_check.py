@@ -36,6 +36,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per executor call")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--strategies", default=STRATEGIES)
+    parser.add_argument(
+        "--calibration",
+        default="1,2,4,8,8,16,1,4,8,16",
+        help="sizes of the pairwise calibration calls (then 3 listwise calls of 4 passages)",
+    )
     parser.add_argument("--out", type=Path, default=Path("eval/out/costmodel_check.json"))
     args = parser.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -47,7 +52,7 @@ def main() -> None:
     from rankpipe.compare.timecost import CallSample, TimeCostModel
     from rankpipe.data import load_dataset
     from rankpipe.executor import Executor
-    from rankpipe.judges.base import BlockPrompt, PairPrompt
+    from rankpipe.judges.base import BlockPrompt, PairPrompt, listwise_form
     from rankpipe.judges.spec import make_judge
     from rankpipe.strategies.registry import make_strategy
 
@@ -78,22 +83,33 @@ def main() -> None:
         item = rng.choice(held_out)
         return [PairPrompt(item.query, *rng.sample(item.candidates[:30], 2)) for _ in range(count)]
 
+    lister = listwise_form(judge)
+    assert lister is not None
     judge.judge(pairs(2))  # warm-up, not fitted
-    for size in (1, 2, 4, 8, 8, 16, 1, 4, 8, 16):
+    for size in (int(b) for b in args.calibration.split(",")):
         timed(judge.judge, pairs(size))
-    for size in (4, 4, 8):
+    for size in (4, 4):
         item = rng.choice(held_out)
         block = BlockPrompt(item.query, tuple(rng.sample(item.candidates[:30], size)))
-        timed(judge.rank, [block])
-        timed(judge.rank, [block, BlockPrompt(block.query, tuple(reversed(block.passages)))])
+        timed(lister.rank, [block])
+        timed(lister.rank, [block, BlockPrompt(block.query, tuple(reversed(block.passages)))])
     model = TimeCostModel.fit(
         samples, "smollm2-135m@cpu", f"calibration calls on this CPU, {started}"
     )
     assert model is not None
-    print(model.describe())
+    print(model.describe(), flush=True)
 
     # (2) the check: every strategy alone on an empty cache, predicted from its own ledger
-    results = []
+    results: list[dict[str, object]] = []
+    record = {
+        "date": started,
+        "uptime_before": load_before,
+        "settings": vars(args) | {"out": str(args.out)},
+        "model": model.to_dict(),
+        "calibration_calls": [vars(s) for s in samples],
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for spec in _split(args.strategies):
         strategy = make_strategy(spec)
         executor = Executor(judge, cache=MemoryCache(), batch_size=args.batch_size)
@@ -115,21 +131,14 @@ def main() -> None:
             "predicted_s": predicted,
             "error": predicted / ledger.wall_s - 1 if ledger.wall_s else None,
         }
-        results.append(row)
+        results.append(row | {"uptime": _uptime()})
         print(
             f"{spec}: {row['inferences']} inferences, measured {ledger.wall_s:.1f} s, "
-            f"predicted {predicted:.1f} s ({row['error']:+.0%})"
+            f"predicted {predicted:.1f} s ({predicted / ledger.wall_s - 1:+.0%})",
+            flush=True,
         )
-    record = {
-        "date": started,
-        "uptime_before": load_before,
-        "uptime_after": _uptime(),
-        "settings": vars(args) | {"out": str(args.out)},
-        "model": model.to_dict(),
-        "calibration_calls": [vars(s) for s in samples],
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=1) + "\n")  # after each: a partial check
+    record["uptime_after"] = _uptime()
     args.out.write_text(json.dumps(record, indent=1) + "\n")
     print()
     header = ["strategy", "inferences", "prompt tokens", "completion tokens", "measured s"]

@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 
 from rankpipe.atomic import atomic_write
 from rankpipe.compare.summary import Row, Summary
@@ -208,6 +209,7 @@ def _log_if_wide(ax: Axes, values: Sequence[float]) -> None:
     positive = [v for v in values if v > 0]
     if positive and max(positive) > 20 * min(positive):
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels crowd a wide log axis
 
 
 def _save(figure: Figure, path: str | Path) -> None:

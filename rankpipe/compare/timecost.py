@@ -180,10 +180,15 @@ class TimeCostModel:
         total = sum((t - mean) ** 2 for t in times)
         residual = sum((t - p) ** 2 for t, p in zip(times, predicted, strict=True))
         decoding = "" if TERMS.index("decode_step_s") in used else "; no decoding seen: terms 0"
+        overhead, per_prompt, per_token, step, per_sequence = coefficients
         return cls(
             name,
             f"{source} ({len(samples)} calls{decoding})",
-            *coefficients,
+            overhead,
+            per_prompt,
+            per_token,
+            step,
+            per_sequence,
             r_squared=1.0 - residual / total if total > 0 else None,
         )
 

@@ -181,7 +181,9 @@ class TokenCounter:
         self._pair = _Layout(
             self.tokenizer,
             self._strings,
-            render_pair(self.pair_template, self.tokenizer, *(MARK.format(i) for i in range(3))),
+            render_pair(
+                self.pair_template, self.tokenizer, MARK.format(0), MARK.format(1), MARK.format(2)
+            ),
             (None, words, words),
         )
         self._lists: dict[tuple[str, int], _Layout] = {}
