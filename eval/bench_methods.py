@@ -6,19 +6,21 @@ nDCG@10, inferences per query (prompts the judge ran: pairwise both orders count
 set or a listwise block one each) and rounds per query. Then the issue's targets, checked on these
 numbers. Writes markdown (default eval/results/methods.md).
 
-Usage: python eval/bench_methods.py [--seeds 3] [--output eval/results/methods.md]
+Usage: python eval/bench_methods.py [--seeds 3] [--output eval/results/methods.md] [--rows DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 
 from rankpipe.atomic import atomic_write
 from rankpipe.data.datasets import load_dataset
@@ -43,7 +45,7 @@ STRATEGIES = [
     ("tourrank", "TourRank, 1 tournament"),
     ("tourrank:tournaments=2", "TourRank, 2 tournaments"),
     ("tourrank:tournaments=4", "TourRank, 4 tournaments"),
-    ("adaptive", "10 rounds, 145 pairs, prior 0.2"),
+    ("adaptive", "10 rounds, 140 pairs, prior 0.2"),
     ("adaptive:prior=0.5", "prior 0.5"),
     ("adaptive:pivot_at=0", "no pivot round"),
     ("adaptive:per_candidate=3", "10 rounds, 300 pairs"),
@@ -61,10 +63,10 @@ class Row:
     max_rounds: dict[float, int] = field(default_factory=dict)
 
 
-def measure(spec: str, note: str, seeds: int) -> Row:
+def measure(spec: str, note: str, seeds: int, noises: tuple[float, ...] = NOISES) -> Row:
     dataset = load_dataset("dl19")
     row = Row(spec, note)
-    for noise in NOISES:
+    for noise in noises:
         values, inferences, rounds, max_rounds = [], [], [], []
         for seed in range(seeds if noise else 1):
             result = rerank(
@@ -81,6 +83,30 @@ def measure(spec: str, note: str, seeds: int) -> Row:
         row.inferences[noise] = statistics.mean(inferences)
         row.rounds[noise] = statistics.mean(rounds)
         row.max_rounds[noise] = max(max_rounds)
+    return row
+
+
+def load_or_measure(
+    spec: str, note: str, seeds: int, folder: str | None, noises: tuple[float, ...] = NOISES
+) -> Row:
+    """A strategy's row, from `folder` when an earlier run (same seeds and noises) saved it."""
+    if folder is None:
+        return measure(spec, note, seeds, noises)
+    name = spec.replace(":", "_").replace(",", "_")
+    suffix = "" if noises == NOISES else "_noise" + "_".join(map(str, noises))
+    path = Path(folder) / f"{name}.seeds{seeds}{suffix}.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        return Row(
+            spec,
+            note,
+            *({float(k): v for k, v in saved[key].items()} for key in ("ndcg", "inferences")),
+            *({float(k): v for k, v in saved[key].items()} for key in ("rounds", "max_rounds")),
+        )
+    row = measure(spec, note, seeds, noises)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as out:
+        json.dump(asdict(row), out)
     return row
 
 
@@ -160,15 +186,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="judge seeds averaged at noise > 0")
     parser.add_argument("--output", default="eval/results/methods.md")
-    parser.add_argument("--only", help="comma-separated specs to run (default: all)")
+    parser.add_argument(
+        "--rows",
+        help="a folder keeping each strategy's measurements: a rerun reuses them, and several "
+        "runs (e.g. --reverse) can share the work",
+    )
+    parser.add_argument("--reverse", action="store_true", help="measure the strategies last first")
+    parser.add_argument("--only", help="';'-separated specs to measure (into --rows); no report")
+    parser.add_argument("--noises", default="0,0.1,0.2", help="noise levels, comma-separated")
     args = parser.parse_args()
-    chosen = [(s, n) for s, n in STRATEGIES if not args.only or s in args.only.split(";")]
+    noises = tuple(float(x) for x in args.noises.split(","))
+    if args.only:
+        for spec in args.only.split(";"):
+            note = dict(STRATEGIES).get(spec, "")
+            load_or_measure(spec, note, args.seeds, args.rows, noises)
+            print(f"{spec}: done", file=sys.stderr, flush=True)
+        return
     started = time.perf_counter()
     load = os.getloadavg()[0]
-    rows = []
-    for spec, note in chosen:
-        rows.append(measure(spec, note, args.seeds))
+    measured: dict[str, Row] = {}
+    for spec, note in reversed(STRATEGIES) if args.reverse else STRATEGIES:
+        measured[spec] = load_or_measure(spec, note, args.seeds, args.rows, noises)
         print(f"{spec}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    rows = [measured[spec] for spec, _ in STRATEGIES]
     report = REPORT.format(
         command=f"python eval/bench_methods.py --seeds {args.seeds}",
         day=date.today().isoformat(),
@@ -177,7 +217,7 @@ def main() -> None:
         seconds=time.perf_counter() - started,
         seeds_last=args.seeds - 1,
         table=table(rows),
-        targets=targets(rows) if not args.only else "(a partial run: --only)",
+        targets=targets(rows),
     )
     with atomic_write(args.output) as out:
         out.write(report)

@@ -5,7 +5,7 @@ active learning (e.g. Chen et al. 2013, "Pairwise ranking aggregation in a crowd
 a sparse strategy that, instead of a fixed sample, chooses each round's pairs from the current
 estimate.
 
-    adaptive:rounds=10,per_candidate=1.45,prior=0.2,pivot_at=1.5
+    adaptive:rounds=10,per_candidate=1.4,prior=0.2,pivot_at=1.5
 
 The first round compares every candidate with the one at first-stage position
 floor(`pivot_at` x k) (quickselect's pivot: every candidate gets one comparison that places it
@@ -40,7 +40,7 @@ from rankpipe.strategies.preferences import Preferences
 class Adaptive:
     name: ClassVar[str] = "adaptive"
     rounds: int = 10
-    per_candidate: float = 1.45
+    per_candidate: float = 1.4
     budget: int | None = None
     prior: float = 0.2
     spread: int = 3
