@@ -259,6 +259,9 @@ class Endpoint:
             raise self._gave_up(attempts, f"no answer within {self.policy.timeout:g} s") from None
         except requests.ConnectionError as error:
             raise self._gave_up(attempts, _connection_problem(error, self.policy.timeout)) from None
+        except requests.RequestException as error:  # e.g. a body cut off: not urllib3's to retry
+            self.last_error = f"openai server {self.url}: broken answer ({error})"
+            raise TransientError(self.last_error, down=False) from None
         if response.status_code in RETRIED_STATUS:
             raise self._gave_up(
                 attempts, f"HTTP {response.status_code}: {_server_message(response)}"

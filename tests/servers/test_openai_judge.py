@@ -357,3 +357,9 @@ def test_answers_of_a_batch_that_failed_part_way_are_not_paid_again(serve, tmp_p
     )
     assert len(healthy.requests) == 8 - 5  # one batch of 8 prompts; 5 were answered and cached
     assert result.cost.total()["cache_hits"] == 5
+
+
+def test_an_answer_cut_off_mid_body_is_a_judge_error_not_a_crash(serve) -> None:  # noqa: ANN001
+    fake = serve(lambda r, n: (200, '{"choices": [', {"Content-Length": "500"}))
+    with pytest.raises(JudgeError, match=r"openai server .*: broken answer"):
+        plain_judge(fake.url).judge(pairs(1))
