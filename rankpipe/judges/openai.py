@@ -399,7 +399,8 @@ class CompletionsClient:
         """A server that failed after its retries is down for `recheck` seconds; an unreadable
         answer only sends this request to the next server."""
         if not error.down:
-            log.warning("%s; sending the request to the next server", error)
+            if len(self.endpoints) > 1:
+                log.warning("%s; sending the request to the next server", error)
             return
         with self._lock:
             was_up = endpoint.is_up()
