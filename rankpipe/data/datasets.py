@@ -11,7 +11,8 @@ IDs.
 
 ir_datasets IDs need network access.
 
-`$RANKPIPE_DATA` defaults to `../shared/data` seen from the working directory.
+`$RANKPIPE_DATA` defaults to `shared/data` beside the repository that holds this package
+(`../shared/data` seen from the clone's root, whatever the working directory).
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class Dataset:
 
 
 def data_dir() -> Path:
-    """Where local data sets live: $RANKPIPE_DATA, else ../shared/data."""
-    return Path(os.environ.get("RANKPIPE_DATA", "../shared/data"))
+    """Where local data sets live: $RANKPIPE_DATA, else shared/data beside the repository."""
+    beside = Path(__file__).resolve().parents[3] / "shared" / "data"
+    return Path(os.environ.get("RANKPIPE_DATA", beside))
 
 
 def load_dataset(name: str, depth: int | None = None) -> Dataset:
