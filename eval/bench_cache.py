@@ -27,10 +27,16 @@ from datetime import date
 from pathlib import Path
 
 COMMAND = ["rerank", "--dataset", "dl19", "--judge", "sim:noise=0.1", "--strategy", "allpairs"]
-MODES = ("no-cache", "cold cache", "warm cache")
+MODES = ("no-cache", "cold cache", "warm cache", "cold cache, commit per batch")
+TIMES = ("s", "cpu_s")
 CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, time
+import rankpipe.cache
 from rankpipe.cli.main import main
+if os.environ.get("BENCH_COMMIT_EVERY_S"):  # schema 2's SQLiteCache(commit_every_s=...)
+    defaults = list(rankpipe.cache.SQLiteCache.__init__.__defaults__)
+    defaults[-1] = float(os.environ["BENCH_COMMIT_EVERY_S"])
+    rankpipe.cache.SQLiteCache.__init__.__defaults__ = tuple(defaults)
 started = time.perf_counter()
 code = main(sys.argv[1:])
 seconds = time.perf_counter() - started
@@ -43,7 +49,7 @@ print(json.dumps({"rc": code, "s": seconds, "cpu_s": usage.ru_utime + usage.ru_s
 
 def run_once(tree: Path, mode: str, workdir: Path) -> dict[str, float]:
     cache = workdir / f"{tree.name}.sqlite"
-    if mode == "cold cache":
+    if mode.startswith("cold cache"):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{cache}{suffix}").unlink(missing_ok=True)
     where = ["--no-cache"] if mode == "no-cache" else ["--cache", str(cache)]
@@ -54,6 +60,8 @@ def run_once(tree: Path, mode: str, workdir: Path) -> dict[str, float]:
         "OMP_NUM_THREADS": "1",
         "RANKPIPE_DATA": str(Path(os.environ.get("RANKPIPE_DATA", "../shared/data")).resolve()),
     }
+    if mode.endswith("commit per batch"):
+        environment["BENCH_COMMIT_EVERY_S"] = "0"
     done = subprocess.run(
         [sys.executable, "-c", CHILD, *argv],
         env=environment,
@@ -74,13 +82,21 @@ def main() -> None:
     parser.add_argument("--tree", action="append", metavar="NAME=PATH", help="source tree")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-cache"))
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated, of " + ", ".join(MODES)
+    )
     args = parser.parse_args()
     trees = dict(t.split("=", 1) for t in (args.tree or ["after=."]))
+    modes = [m for m in MODES if m in args.modes.split(",")]
     args.workdir.mkdir(parents=True, exist_ok=True)
     measured: dict[tuple[str, str], list[dict[str, float]]] = {}
     for _ in range(args.rounds):
         for name, path in trees.items():
-            for mode in MODES:
+            for mode in modes:
+                if mode.endswith("commit per batch") and "commit_every_s" not in (
+                    (Path(path) / "rankpipe" / "cache.py").read_text()
+                ):
+                    continue  # a tree without grouped commits commits every batch anyway
                 result = run_once(Path(path).resolve(), mode, args.workdir)
                 measured.setdefault((name, mode), []).append(result)
                 print(name, mode, json.dumps(result), file=sys.stderr, flush=True)
@@ -95,14 +111,19 @@ def main() -> None:
     )
     print("|---|---|---:|---:|---:|---:|---:|")
     for name in trees:
-        base = statistics.median(r["s"] for r in measured[(name, "no-cache")])
-        for mode in MODES:
+        base = {t: statistics.median(r[t] for r in measured[(name, "no-cache")]) for t in TIMES}
+        for mode in modes:
+            if (name, mode) not in measured:
+                continue
             rows = measured[(name, mode)]
-            seconds = statistics.median(r["s"] for r in rows)
+            spent = {t: statistics.median(r[t] for r in rows) for t in TIMES}
             written = statistics.median(r["write_bytes"] for r in rows) / 1e6
             size = statistics.median(r["file_bytes"] for r in rows) / 1e6
-            overhead = "" if mode == "no-cache" else f"{100 * (seconds / base - 1):+.0f}%"
-            print(f"| {name} | {mode} | {seconds:.1f} | {overhead} | {written:.0f} | {size:.0f} |")
+            overhead = ", ".join(f"{100 * (spent[t] / base[t] - 1):+.0f}%" for t in TIMES)
+            print(
+                f"| {name} | {mode} | {spent['s']:.1f} | {spent['cpu_s']:.1f} | "
+                f"{'' if mode == 'no-cache' else overhead} | {written:.0f} | {size:.0f} |"
+            )
 
 
 if __name__ == "__main__":

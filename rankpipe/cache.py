@@ -1,10 +1,12 @@
 """Persistent judgment caches: one row per inference, found by a hash of what the judge was shown.
 
-A key is the 16-byte BLAKE2b digest of the Python repr of a tuple of strings: the prompt kind
+A key (16 bytes) is a BLAKE2b digest of the Python repr of a tuple of strings: the prompt kind
 ("pair", "block" or "set"), the judge's identity, then the query and the passages shown, in order
 (their texts, or qid and docids for judges that decide by docid). Each string is quoted and
 escaped, so the encoding cannot be read two ways and two different prompts never share a key
-(`"x\x1fy", "z"` and `"x", "y\x1fz"` differ); it is also several times cheaper than JSON.
+(`"x\x1fy", "z"` and `"x", "y\x1fz"` differ); it is also several times cheaper than JSON. The
+first 4 bytes hash the judge and query alone, the other 12 everything, so one query's answers are
+stored together and a commit touches few pages.
 
 `SQLiteCache` keeps them in one SQLite file (WAL mode, busy timeout: several processes may write at
 once). Schema 2, marked by `PRAGMA application_id` and `PRAGMA user_version` and checked on open:
@@ -39,6 +41,7 @@ and never a committed one; SQLite's WAL keeps the file valid.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -99,11 +102,19 @@ def prompt_key(
 ) -> bytes:
     """Key of one inference: kind, judge identity, and the query and passages shown, in order."""
     if reads_text:
-        shown = [query.text, *(p.text for p in passages)]
+        head, shown = query.text, [p.text for p in passages]
     else:
-        shown = [query.qid, *(p.docid for p in passages)]
-    encoded = repr((kind, identity, *shown)).encode("utf-8")  # quoted, escaped: one reading
-    return hashlib.blake2b(encoded, digest_size=16).digest()
+        head, shown = query.qid, [p.docid for p in passages]
+    encoded = repr((kind, identity, head, *shown)).encode("utf-8", "surrogatepass")
+    return _scope(identity, head) + hashlib.blake2b(encoded, digest_size=12).digest()
+
+
+@functools.lru_cache(maxsize=4096)
+def _scope(identity: str, head: str) -> bytes:
+    """A key's first 4 bytes: one judge's answers for one query lie side by side in the file, so a
+    commit rewrites a few pages of it rather than one page per row."""
+    encoded = repr((identity, head)).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(encoded, digest_size=4).digest()
 
 
 def check_entry(entry: Entry) -> str | None:
@@ -304,6 +315,7 @@ class SQLiteCache:
             _enable_wal(self._db, timeout_s)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages
+            self._db.execute("PRAGMA wal_autocheckpoint=8192")  # 32 MiB of WAL between copies
             self._check_schema()
             self._load_judges()
 
