@@ -27,7 +27,7 @@ from datetime import date
 from pathlib import Path
 
 COMMAND = ["rerank", "--dataset", "dl19", "--judge", "sim:noise=0.1", "--strategy", "allpairs"]
-MODES = ("no-cache", "cold cache", "warm cache", "cold cache, commit per batch")
+MODES = ("no-cache", "cold cache", "warm cache", "cold cache (commit per batch)")
 TIMES = ("s", "cpu_s")
 CHILD = """
 import json, os, resource, sys, time
