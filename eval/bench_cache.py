@@ -60,7 +60,7 @@ def run_once(tree: Path, mode: str, workdir: Path) -> dict[str, float]:
         "OMP_NUM_THREADS": "1",
         "RANKPIPE_DATA": str(Path(os.environ.get("RANKPIPE_DATA", "../shared/data")).resolve()),
     }
-    if mode.endswith("commit per batch"):
+    if "commit per batch" in mode:
         environment["BENCH_COMMIT_EVERY_S"] = "0"
     done = subprocess.run(
         [sys.executable, "-c", CHILD, *argv],
@@ -93,7 +93,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, path in trees.items():
             for mode in modes:
-                if mode.endswith("commit per batch") and "commit_every_s" not in (
+                if "commit per batch" in mode and "commit_every_s" not in (
                     (Path(path) / "rankpipe" / "cache.py").read_text()
                 ):
                     continue  # a tree without grouped commits commits every batch anyway
