@@ -35,6 +35,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from rankpipe.data.datasets import load_dataset
 from rankpipe.judges.base import Judge, PairPrompt
@@ -157,7 +158,7 @@ def all_pairs_round(queries: int, top: int) -> list[PairPrompt]:
     return prompts
 
 
-def prefix_cache_child(prefix_caching: bool, queries: int, top: int) -> list[dict[str, object]]:
+def prefix_cache_child(prefix_caching: bool, queries: int, top: int) -> Iterator[dict[str, Any]]:
     """One engine, APC on or off: a warm-up call (other queries' prompts), then the round once per
     submission order, the prefix cache reset before each."""
     judge = make_judge(
@@ -165,7 +166,6 @@ def prefix_cache_child(prefix_caching: bool, queries: int, top: int) -> list[dic
     )
     judge.judge(all_pairs_round(queries + 1, 4)[-12:])  # type: ignore[attr-defined]
     prompts = all_pairs_round(queries, top)
-    rows = []
     for prefix_order in (False, True) if prefix_caching else (False,):
         judge.prefix_order = prefix_order  # type: ignore[attr-defined]
         judge.llm.reset_prefix_cache()  # type: ignore[attr-defined]
@@ -174,7 +174,7 @@ def prefix_cache_child(prefix_caching: bool, queries: int, top: int) -> list[dic
         judgments = judge.judge(prompts)
         seconds = time.perf_counter() - started
         counted = judge.prefix_cache() - before  # type: ignore[attr-defined]
-        rows.append({
+        yield {
             "configuration": "APC "
             + (("on, shared-prefix order" if prefix_order else "on, order as asked")
                if prefix_caching else "off"),
@@ -185,21 +185,25 @@ def prefix_cache_child(prefix_caching: bool, queries: int, top: int) -> list[dic
             "p_a": [j.p_a for j in judgments],
             "valid": sum(j.valid for j in judgments),
             "prompt_tokens": sum(j.prompt_tokens for j in judgments),
-        })  # fmt: skip
-    return rows
+        }  # fmt: skip
 
 
 def bench_prefix_cache(queries: int, top: int) -> str:
     """Each engine in its own child process (one engine per process; never two at once)."""
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for setting in ("off", "on"):
         child = subprocess.run(
             [sys.executable, __file__, "--prefix-cache-child", setting,
              "--queries", str(queries), "--top", str(top)],
             check=True, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
-        rows += json.loads(child.stdout.strip().splitlines()[-1])
+        rows += [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
         print(f"APC {setting}: done", file=sys.stderr, flush=True)
+    return prefix_cache_table(rows)
+
+
+def prefix_cache_table(rows: list[dict[str, Any]]) -> str:
+    """The prefix-cache rows as a Markdown table, answers compared with the first row's."""
     reference = rows[0]["p_a"]
     header = [
         "configuration", "prompts", "prompt tokens", "wall s", "judgments/s",
@@ -250,10 +254,20 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=3, help="prefix-cache mode (default 3)")
     parser.add_argument("--top", type=int, default=8, help="prefix-cache mode (default 8)")
     parser.add_argument("--prefix-cache-child", choices=["on", "off"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--table-from",
+        type=Path,
+        nargs="+",
+        help="print the prefix-cache table from children's saved output instead of running",
+    )
     args = parser.parse_args()
+    if args.table_from:
+        lines = [line for path in args.table_from for line in path.read_text().splitlines()]
+        print(prefix_cache_table([json.loads(line) for line in lines if line.startswith("{")]))
+        return
     if args.prefix_cache_child:
-        rows = prefix_cache_child(args.prefix_cache_child == "on", args.queries, args.top)
-        print(json.dumps(rows))
+        for row in prefix_cache_child(args.prefix_cache_child == "on", args.queries, args.top):
+            print(json.dumps(row), flush=True)  # each row as it comes: a late failure keeps it
         return
     args.server_log.parent.mkdir(parents=True, exist_ok=True)
     runners: dict[str, Callable[[], dict[str, float]]] = {
