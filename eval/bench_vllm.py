@@ -208,7 +208,7 @@ def prefix_cache_table(rows: list[dict[str, Any]]) -> str:
     header = [
         "configuration", "prompts", "prompt tokens", "wall s", "judgments/s",
         "prefix-cache queries (tokens)", "hits (tokens)", "hit rate", "valid",
-        "max |dP(A)| vs APC off",
+        "largest P(A) change vs APC off",
     ]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
