@@ -23,11 +23,26 @@ def module_names() -> dict[str, Path]:
     return names
 
 
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of the tree except those under `if TYPE_CHECKING:` (never run)."""
+    nodes: list[ast.AST] = []
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        nodes.append(node)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            pending.extend(node.orelse)
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return nodes
+
+
 def imports(module: str, path: Path, known: set[str]) -> set[str]:
-    """The package's modules that `module` imports anywhere in its file (a module's own packages,
-    which Python imports first anyway, left out)."""
+    """The package's modules that `module` imports anywhere in its file, functions included (a
+    module's own packages, which Python imports first anyway, and imports for type checkers
+    only left out)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -75,6 +90,16 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 def test_cycles_are_found() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_function_level_imports_count_and_type_checking_ones_do_not(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    import rankpipe.b\n"
+        "def f():\n    from rankpipe import c\n"
+    )
+    assert imports("rankpipe.a", source, {"rankpipe.b", "rankpipe.c"}) == {"rankpipe.c"}
 
 
 ALONE = [
