@@ -213,7 +213,7 @@ def train_student(
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_steps=math.ceil(config.warmup_ratio * total_steps),
+        warmup_steps=int(config.warmup_ratio * total_steps),  # 0 for a run of a few steps
         seed=config.seed,
         data_seed=config.seed,
         bf16=gpu and torch.cuda.is_bf16_supported(),
