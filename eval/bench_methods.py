@@ -182,6 +182,51 @@ def targets(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def fewshot_experiment(queries: int, pairs: int) -> str:
+    """SmolLM2-135M as a pairwise judge of (relevant, non-relevant) DL19 pairs, both orders, with
+    the PRP prompt zero-shot, with prp_fewshot's two fixed examples, and with two examples retrieved
+    from the most similar other DL19 queries (leave-one-out): accuracy = share of pairs where the
+    mean of P(relevant first) and 1 - P(non-relevant first) exceeds 0.5."""
+    from rankpipe.judges.base import PairPrompt
+    from rankpipe.judges.fewshot import ExampleRetriever, training_queries
+    from rankpipe.judges.prompts import load_prompt
+    from rankpipe.judges.transformers import TransformersJudge
+
+    dataset = load_dataset("dl19")
+    qrels = dataset.qrels or {}
+    judge = TransformersJudge("HuggingFaceTB/SmolLM2-135M-Instruct", device="cpu")
+    retriever = ExampleRetriever("dl19", training_queries(dataset), shots=2)
+    fixed = load_prompt("prp_fewshot")
+    settings = {
+        "zero-shot (prp)": lambda q: load_prompt("prp"),
+        "fixed examples (prp_fewshot)": lambda q: fixed,
+        "retrieved examples (fewshot=dl19,shots=2)": lambda q: retriever.template_for(fixed, q),
+    }
+    lines = ["| prompt | pairs | accuracy | mean P(relevant wins) | s |", "|---|---|---|---|---|"]
+    for label, template_of in settings.items():
+        correct, total, mean_p = 0, 0, 0.0
+        started = time.perf_counter()
+        for item in dataset.candidates[:queries]:
+            grades = qrels.get(item.query.qid, {})
+            good = [c for c in item.candidates if grades.get(c.docid, 0) >= 2][:pairs]
+            bad = [c for c in item.candidates if c.docid in grades and grades[c.docid] == 0]
+            asked = [(g, b) for g, b in zip(good, bad, strict=False)]
+            judge.template = template_of(item.query)
+            prompts = [PairPrompt(item.query, x, y) for g, b in asked for x, y in ((g, b), (b, g))]
+            answers = judge.judge(prompts)
+            for i in range(len(asked)):
+                p = (answers[2 * i].p_a + 1 - answers[2 * i + 1].p_a) / 2
+                correct += p > 0.5
+                mean_p += p
+                total += 1
+        seconds = time.perf_counter() - started
+        lines.append(
+            f"| {label} | {total} | {correct / total:.3f} | {mean_p / total:.3f} | {seconds:.0f} |"
+        )
+        print(lines[-1], file=sys.stderr, flush=True)
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="judge seeds averaged at noise > 0")
@@ -194,7 +239,16 @@ def main() -> None:
     parser.add_argument("--reverse", action="store_true", help="measure the strategies last first")
     parser.add_argument("--only", help="';'-separated specs to measure (into --rows); no report")
     parser.add_argument("--noises", default="0,0.1,0.2", help="noise levels, comma-separated")
+    parser.add_argument(
+        "--fewshot",
+        metavar="QUERIES",
+        type=int,
+        help="instead: SmolLM2 with fixed vs retrieved examples on the first QUERIES DL19 queries",
+    )
     args = parser.parse_args()
+    if args.fewshot:
+        print(fewshot_experiment(args.fewshot, pairs=4))
+        return
     noises = tuple(float(x) for x in args.noises.split(","))
     if args.only:
         for spec in args.only.split(";"):
