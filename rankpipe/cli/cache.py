@@ -137,7 +137,7 @@ def judgments_frame(cache: SQLiteCache) -> pd.DataFrame:
         judgment = entry.judgment
         records.append(
             {
-                "key": bytes(row[0]).hex(),  # type: ignore[arg-type]
+                "key": bytes(row[0]).hex(),
                 "judge": cache.identity(row[1]),
                 "kind": entry.kind,
                 "qid": entry.qid,
