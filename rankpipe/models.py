@@ -91,7 +91,7 @@ def resolve_weights(name: str) -> ResolvedModel:
         folder, source = dequantized_with_source(path, path.stem)
         return ResolvedModel(str(folder), source)
     if path.exists():
-        return ResolvedModel(str(path), f"local:{path.resolve()}")
+        return ResolvedModel(str(path), f"local:{path.resolve()},{weights_fingerprint(path)}")
     revision = _cached_revision(name)
     if revision is not None:
         return ResolvedModel(name, f"hub:{name}@{revision}")
@@ -118,6 +118,29 @@ def resolve_weights(name: str) -> ResolvedModel:
     raise InputError(
         f"model {name}: not a local path, not in the Hugging Face cache, and no hub in reach"
     )
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".onnx")
+
+
+def weights_fingerprint(path: str | Path) -> str:
+    """A cheap digest of a local model's weights: each weight file's name and size and its first
+    and last MiB, so a model retrained into the same folder gets a new identity without reading
+    gigabytes (training changes every tensor, so both ends change)."""
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.suffix in WEIGHT_SUFFIXES and p.is_file())
+    if path.is_file():
+        files = [path]
+    digest = hashlib.sha256()
+    for file in files:
+        size = file.stat().st_size
+        digest.update(f"{file.relative_to(path) if file != path else file.name}\0{size}\0".encode())
+        with file.open("rb") as handle:
+            digest.update(handle.read(1 << 20))
+            if size > 1 << 20:
+                handle.seek(max(size - (1 << 20), 1 << 20))
+                digest.update(handle.read(1 << 20))
+    return f"weights#{digest.hexdigest()[:16]}"
 
 
 def _cached_revision(name: str) -> str | None:

@@ -123,6 +123,9 @@ def run_command(args: argparse.Namespace) -> int:
             qrels=qrels,
             progress=show_progress(),
         ) as reranker:
+            weights = getattr(reranker.judge, "weights", None)
+            if getattr(weights, "notice", None):
+                print(f"note: {weights.notice}", file=sys.stderr)
             result = reranker.rerank(items)
     except JudgeError as error:
         where = (

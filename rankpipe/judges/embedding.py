@@ -17,6 +17,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from rankpipe.data.types import Qrels
@@ -25,7 +26,7 @@ from rankpipe.errors import InputError
 from rankpipe.judges.answers import sigmoid
 from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
-from rankpipe.models import resolve_device
+from rankpipe.models import resolve_device, weights_fingerprint
 
 EXAMPLE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CACHED_TEXTS = 200_000
@@ -87,7 +88,10 @@ class EmbeddingJudge:
         prompts = self.encoder.encoder.prompt_names
         # the model's query/document prompts change its answers: they are part of the identity
         applied = "".join(f",{role}_prompt={name}" for role, name in prompts.items() if name)
-        self.identity = f"embed:{model},temperature={temperature}{applied}"
+        # a local folder's weights can change under the same path (a retrained student)
+        local = Path(model).expanduser()
+        weights = f",{weights_fingerprint(local)}" if local.exists() else ""
+        self.identity = f"embed:{model},temperature={temperature}{applied}{weights}"
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
         queries = self.encoder.embed([p.query.text for p in prompts], "query", self.batch_size)

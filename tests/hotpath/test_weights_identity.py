@@ -62,7 +62,7 @@ def test_a_hub_snapshot_and_a_local_folder_are_other_weights(
     assert real.source != gguf_source(packaged_gguf())
     folder = tmp_path / "my-model"
     folder.mkdir()
-    assert resolve_weights(str(folder)).source == f"local:{folder.resolve()}"
+    assert resolve_weights(str(folder)).source.startswith(f"local:{folder.resolve()},weights#")
 
 
 def test_a_gguf_digest_is_computed_once_and_a_new_file_is_dequantized_again(
@@ -99,3 +99,18 @@ def test_a_gguf_digest_is_computed_once_and_a_new_file_is_dequantized_again(
     # a folder dequantized before records were kept is adopted, not made again
     (folder / models.SOURCE_RECORD).unlink()
     assert dequantized_with_source(second, "m") == (folder, other) and len(made) == 2
+
+
+def test_a_local_model_retrained_into_the_same_folder_gets_a_new_identity(tmp_path):
+    """A student retrained with --overwrite must not be served the old weights' cached answers."""
+    from rankpipe.models import weights_fingerprint
+
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"\x01" * (3 << 20))
+    first = weights_fingerprint(folder)
+    (folder / "config.json").write_text('{"unrelated": true}')
+    assert weights_fingerprint(folder) == first  # only weight files count
+    (folder / "model.safetensors").write_bytes(b"\x01" * (2 << 20) + b"\x02" * (1 << 20))
+    assert weights_fingerprint(folder) != first
