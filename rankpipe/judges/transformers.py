@@ -60,6 +60,7 @@ from rankpipe.judges.base import (
     SetJudgment,
     SetPrompt,
 )
+from rankpipe.judges.fewshot import ExampleRetriever, fewshot_examples
 from rankpipe.judges.prompts import (
     EncodedPair,
     PromptTemplate,
@@ -195,10 +196,14 @@ class TransformersJudge:
         min_mass: float = DEFAULT_MIN_MASS,
         prefix_reuse: bool = True,
         prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB,
+        fewshot: ExampleRetriever | None = None,
         loaded: LoadedModel | None = None,
     ) -> None:
         """`loaded`: a model already in memory (see `wrap_model`) instead of loading `model`;
-        its weights are then named `in-memory` in the identity."""
+        its weights are then named `in-memory` in the identity. `fewshot`: pairwise examples
+        retrieved per query from a training set (rankpipe.judges.fewshot) instead of the
+        template's own."""
+        self.fewshot = fewshot
         self.template = load_prompt_of_kind(prompt, "pairwise", "prompt", "hf")
         self.list_template = load_prompt_of_kind(list_prompt, "listwise", "list_prompt", "hf")
         self.set_template = load_prompt_of_kind(set_prompt, "setwise", "set_prompt", "hf")
@@ -225,6 +230,7 @@ class TransformersJudge:
             f"{prompts_identity(self.template, self.list_template)},"
             f"set_prompt={self.set_template.name}#{self.set_template.digest},"
             f"dtype={dtype},min_mass={min_mass}"
+            + (f",{fewshot.identity}" if fewshot is not None else "")
         )
         from rankpipe.judges.prefix import PrefixCache, PrefixStats
 
@@ -240,7 +246,11 @@ class TransformersJudge:
         if self.prefix_cache is not None:
             return self._choice_logprobs_reusing_prefixes(prompts, self.prefix_cache)
         encoded = encode_pairs(
-            self.template, self.loaded.tokenizer, prompts, prefix=not self.loaded.seq2seq
+            self.template,
+            self.loaded.tokenizer,
+            prompts,
+            prefix=not self.loaded.seq2seq,
+            fewshot=self.fewshot,
         )
         self._check_fits(encoded, answer_tokens=1)
         decoder_prefix = self._decoder_prefix(self.template)
@@ -262,7 +272,9 @@ class TransformersJudge:
         query prefix), then each prompt's rest (continuing its passage prefix)."""
         from rankpipe.judges.prefix import Row
 
-        encoded = encode_pairs_with_prefixes(self.template, self.loaded.tokenizer, prompts)
+        encoded = encode_pairs_with_prefixes(
+            self.template, self.loaded.tokenizer, prompts, fewshot=self.fewshot
+        )
         self._check_fits([e.ids for e in encoded], answer_tokens=1)
         kv: dict[tuple[int, ...], Any] = {}  # this call's prefixes, safe from eviction
 
@@ -506,7 +518,7 @@ def _build(spec: JudgeSpec, qrels: Qrels | None) -> TransformersJudge:
         spec,
         {
             "prompt", "list_prompt", "set_prompt", "device", "dtype", "batch_size", "min_mass",
-            "prefix_reuse", "prefix_cache_mb",
+            "prefix_reuse", "prefix_cache_mb", "fewshot", "shots",
         },
     )
     if not spec.target:
@@ -524,6 +536,11 @@ def _build(spec: JudgeSpec, qrels: Qrels | None) -> TransformersJudge:
             f"judge {spec}", "prefix_reuse", spec.options.get("prefix_reuse", "true"), bool
         ),
         prefix_cache_mb=int_option(spec, "prefix_cache_mb", DEFAULT_PREFIX_CACHE_MB),
+        fewshot=(
+            fewshot_examples(spec.options["fewshot"], int_option(spec, "shots", 2))
+            if "fewshot" in spec.options
+            else None
+        ),
     )
 
 

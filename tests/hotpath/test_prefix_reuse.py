@@ -199,3 +199,23 @@ def test_smollm2_scores_equal_with_and_without_prefix_reuse(demo: Dataset) -> No
         assert p.p_a == pytest.approx(q.p_a, abs=1e-4)
         assert p.prompt_tokens == q.prompt_tokens and p.valid == q.valid
     assert reusing.stats.computed_tokens < 0.75 * reusing.stats.prompt_tokens
+
+
+def test_retrieved_fewshot_examples_reach_the_hf_prompt_and_its_identity(
+    tiny_llama: Path, demo: Dataset
+) -> None:
+    """`hf:...,fewshot=demo,shots=1`: each query's prompts carry the example retrieved for it (never
+    its own passages), the identity names the training set, and prefix reuse still answers as the
+    plain path does."""
+    plain = make_judge(f"hf:{tiny_llama},device=cpu")
+    spec = f"hf:{tiny_llama},device=cpu,fewshot=demo,shots=1"
+    reusing, whole = make_judge(spec), make_judge(spec + ",prefix_reuse=false")
+    assert "fewshot=demo#" in reusing.identity and "fewshot" not in plain.identity
+    prompts = all_pairs(demo, 2, 3)
+    tokenizer = reusing.loaded.tokenizer
+    shown = encode_pairs(reusing.template, tokenizer, prompts, fewshot=reusing.fewshot)
+    assert shown != encode_pairs(plain.template, tokenizer, prompts)
+    example = reusing.fewshot.examples(prompts[0].query)[0]
+    assert example.query != prompts[0].query.text
+    assert example.query in tokenizer.decode(shown[0])
+    assert_close(logprobs(reusing, prompts), logprobs(whole, prompts))
