@@ -188,22 +188,19 @@ def fewshot_experiment(queries: int, pairs: int) -> str:
     from the most similar other DL19 queries (leave-one-out): accuracy = share of pairs where the
     mean of P(relevant first) and 1 - P(non-relevant first) exceeds 0.5."""
     from rankpipe.judges.base import PairPrompt
-    from rankpipe.judges.fewshot import ExampleRetriever, training_queries
-    from rankpipe.judges.prompts import load_prompt
-    from rankpipe.judges.transformers import TransformersJudge
+    from rankpipe.judges.spec import make_judge
 
     dataset = load_dataset("dl19")
     qrels = dataset.qrels or {}
-    judge = TransformersJudge("HuggingFaceTB/SmolLM2-135M-Instruct", device="cpu")
-    retriever = ExampleRetriever("dl19", training_queries(dataset), shots=2)
-    fixed = load_prompt("prp_fewshot")
+    model = "hf:HuggingFaceTB/SmolLM2-135M-Instruct,device=cpu"
     settings = {
-        "zero-shot (prp)": lambda q: load_prompt("prp"),
-        "fixed examples (prp_fewshot)": lambda q: fixed,
-        "retrieved examples (fewshot=dl19,shots=2)": lambda q: retriever.template_for(fixed, q),
+        "zero-shot (prp)": f"{model},prompt=prp",
+        "fixed examples (prp_fewshot)": f"{model},prompt=prp_fewshot",
+        "retrieved examples (fewshot=dl19,shots=2)": f"{model},prompt=prp_fewshot,fewshot=dl19",
     }
     lines = ["| prompt | pairs | accuracy | mean P(relevant wins) | s |", "|---|---|---|---|---|"]
-    for label, template_of in settings.items():
+    for label, spec in settings.items():
+        judge = make_judge(spec)
         correct, total, mean_p = 0, 0, 0.0
         started = time.perf_counter()
         for item in dataset.candidates[:queries]:
@@ -211,7 +208,6 @@ def fewshot_experiment(queries: int, pairs: int) -> str:
             good = [c for c in item.candidates if grades.get(c.docid, 0) >= 2][:pairs]
             bad = [c for c in item.candidates if c.docid in grades and grades[c.docid] == 0]
             asked = [(g, b) for g, b in zip(good, bad, strict=False)]
-            judge.template = template_of(item.query)
             prompts = [PairPrompt(item.query, x, y) for g, b in asked for x, y in ((g, b), (b, g))]
             answers = judge.judge(prompts)
             for i in range(len(asked)):
