@@ -7,7 +7,7 @@ sift-downs or partitions share rounds."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypeVar
 
 from rankpipe.strategies.base import Comparison
@@ -22,8 +22,17 @@ def in_parallel(
     known: Preferences, procedures: Sequence[Procedure[T]]
 ) -> Generator[list[Comparison], list[float], list[T]]:
     """Run procedures in lockstep, one round per step; returns their results in order."""
+    return (yield from lockstep(known.ask, procedures))
+
+
+def lockstep(
+    ask: Callable[[list[Any]], Generator[Any, Any, None]],
+    procedures: Sequence[Generator[Any, None, T]],
+) -> Generator[Any, Any, list[T]]:
+    """Run procedures in lockstep: each step, everything they need goes to `ask` (a generator that
+    yields one round and stores its answers where the procedures read them)."""
     results: list[Any] = [None] * len(procedures)
-    waiting: dict[int, list[tuple[int, int]]] = {}
+    waiting: dict[int, list[Any]] = {}
     running = list(range(len(procedures)))
     while running:
         for index in running:
@@ -34,7 +43,7 @@ def in_parallel(
                 waiting.pop(index, None)
         running = list(waiting)
         if running:
-            yield from known.ask(pair for needs in waiting.values() for pair in needs)
+            yield from ask([need for needs in waiting.values() for need in needs])
     return results
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from rankpipe.strategies.base import BestOf, StrategyRun
-from rankpipe.strategies.procedures import first_stage_below
+from rankpipe.strategies.procedures import first_stage_below, lockstep
 
 METHODS = ("heapsort", "bubblesort")
 Members = tuple[int, ...]
@@ -88,20 +88,7 @@ def sets_in_parallel(
     choices: SetChoices, procedures: Sequence[SetProcedure]
 ) -> Generator[list[BestOf], Sequence[Sequence[float]], list[Any]]:
     """Run set procedures in lockstep, one round per step; returns their results in order."""
-    results: list[Any] = [None] * len(procedures)
-    waiting: dict[int, list[Members]] = {}
-    running = list(range(len(procedures)))
-    while running:
-        for index in running:
-            try:
-                waiting[index] = procedures[index].send(None)
-            except StopIteration as done:
-                results[index] = done.value
-                waiting.pop(index, None)
-        running = list(waiting)
-        if running:
-            yield from choices.ask([s for needs in waiting.values() for s in needs])
-    return results
+    return (yield from lockstep(choices.ask, procedures))
 
 
 @dataclass
