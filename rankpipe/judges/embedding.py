@@ -91,7 +91,7 @@ class EmbeddingJudge:
         # a local folder's weights can change under the same path (a retrained student)
         local = Path(model).expanduser()
         weights = f",{weights_fingerprint(local)}" if local.exists() else ""
-        self.identity = f"embed:{model},temperature={temperature}{applied}{weights}"
+        self.identity = f"embed:{model}{weights},temperature={temperature}{applied}"
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
         queries = self.encoder.embed([p.query.text for p in prompts], "query", self.batch_size)

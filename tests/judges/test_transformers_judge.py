@@ -223,7 +223,8 @@ def test_seq2seq_plumbing_with_a_random_tiny_t5(tiny_t5: Path, demo: Dataset) ->
     to the encoder, "Passage" to the decoder, and batching changes nothing."""
     judge = make_judge(f"hf:{tiny_t5},device=cpu,batch_size=2")
     assert isinstance(judge, TransformersJudge) and judge.loaded.seq2seq
-    assert judge.identity.startswith(f"hf:{tiny_t5},weights=local:{tiny_t5.resolve()},prompt=prp#")
+    local = f"hf:{tiny_t5},weights=local:{tiny_t5.resolve()},weights#"
+    assert judge.identity.startswith(local) and ",prompt=prp#" in judge.identity
     assert judge.prefix_cache is None  # encoder-decoders run whole
     prompts = pairs(demo, 3)
     together = judge.judge(prompts)
