@@ -1,6 +1,6 @@
 """The persistent judgment cache with real judges: a repeated run asks the model nothing, two
-processes writing at once lose nothing, one-order runs reuse the reverse order only on request, and the `rankpipe
-cache` command reports and clears what is stored."""
+processes writing at once lose nothing, one-order runs reuse the reverse order only on request,
+and the `rankpipe cache` command reports and clears what is stored."""
 
 from __future__ import annotations
 
