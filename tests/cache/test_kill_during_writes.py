@@ -32,7 +32,8 @@ from rankpipe.executor import Executor
 from rankpipe.judges.simulated import SimulatedJudge
 from test_kill_during_writes import PAIRS, QUERIES, CANDIDATES
 cache = SQLiteCache(sys.argv[1], commit_every_s=float(sys.argv[2]))
-Executor(SimulatedJudge({{}}, noise=0.5), cache=cache, batch_size=4).rerank(
+# 5 ms a call: slow enough that the kill lands mid-run on a fast machine
+Executor(SimulatedJudge({{}}, noise=0.5, latency=0.005), cache=cache, batch_size=4).rerank(
     queries(QUERIES, CANDIDATES), AskRounds(PAIRS), CANDIDATES
 )
 """
