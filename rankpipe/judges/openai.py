@@ -511,16 +511,22 @@ class OpenAIJudge:
             for p in prompts
         ]
         judgments = self._ask(payloads, prompts, lambda _, answer: self._pair_judgment(answer))
+        self._warn_invalid(
+            judgments, f"answers were neither {' nor '.join(self.template.choices)}; scored 0.5"
+        )
+        return judgments
+
+    def _warn_invalid(self, judgments: Sequence[Judgment | SetJudgment], what: str) -> None:
+        """One warning per call for the answers that were not usable."""
         invalid = sum(not j.valid for j in judgments)
         if invalid:
             log.warning(
-                "openai server %s: %d of %d answers were neither %s; scored 0.5",
+                "openai server %s: %d of %d %s",
                 URL_SEPARATOR.join(self.client.urls),
                 invalid,
                 len(judgments),
-                " nor ".join(self.template.choices),
+                what,
             )
-        return judgments
 
     def _pair_judgment(self, answer: dict[str, Any]) -> Judgment:
         """P(A) from the answer token's top log-probabilities, else from the generated text."""
@@ -580,14 +586,7 @@ class OpenAIJudge:
             return self._set_judgment(answer, template.choices[: len(prompts[i].passages)])
 
         judgments = self._ask(payloads, prompts, read)
-        invalid = sum(not j.valid for j in judgments)
-        if invalid:
-            log.warning(
-                "openai server %s: %d of %d setwise answers named no shown label; scored uniform",
-                URL_SEPARATOR.join(self.client.urls),
-                invalid,
-                len(judgments),
-            )
+        self._warn_invalid(judgments, "setwise answers named no shown label; scored uniform")
         return judgments
 
     def _set_judgment(self, answer: dict[str, Any], labels: Sequence[str]) -> SetJudgment:
