@@ -67,7 +67,7 @@ def dl19_items(qids: list[str] | None, count: int) -> list[Any]:
     return items[:count]
 
 
-def judge(prefix_reuse: bool, batch_size: int) -> Any:
+def judge(prefix_reuse: bool, batch_size: int | None) -> Any:
     from rankpipe.judges.transformers import TransformersJudge
 
     return TransformersJudge(
@@ -111,7 +111,7 @@ def rounds(args: argparse.Namespace) -> None:
         results[name] = answers
         emit({
             "bench": "allpairs-top20", "qid": item.query.qid, "path": name, "rows": len(rows),
-            "threads": args.threads, "batch_size": args.batch_size, "prompts": len(prompts),
+            "threads": args.threads, "batch_size": j.batch_size, "prompts": len(prompts),
             "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
             "judgments_per_s": round(len(prompts) / wall, 3),
             "prompt_tokens": sum(a.prompt_tokens for a in answers),
@@ -133,7 +133,7 @@ def rounds(args: argparse.Namespace) -> None:
         runs[name] = run
         emit({
             "bench": "heapsort-3q", "strategy": args.heap_strategy, "depth": args.heap_depth,
-            "path": name, "threads": args.threads, "batch_size": args.batch_size,
+            "path": name, "threads": args.threads, "batch_size": j.batch_size,
             "executor_batch": args.executor_batch, "prompts": total["inferences"],
             "rounds": total["rounds"], "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
             "judgments_per_s": round(total["inferences"] / wall, 3),
@@ -230,7 +230,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", choices=["rounds", "side-by-side", "rankpipe-side", "peer-side"])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=4, help="the hf judge's micro-batch")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="the hf judge's micro-batch (its default)"
+    )
     parser.add_argument("--executor-batch", type=int, default=32)
     parser.add_argument("--qid", default="264014")
     parser.add_argument("--depth", type=int, default=100, help="side-by-side: candidates")

@@ -1,13 +1,15 @@
 """Pairwise distillation on TREC DL19: query-level 5-fold cross-validation (train on four folds'
 queries, evaluate on the fifth), teachers `sim` at noise 0 and 0.2 and `embed` (self-distillation,
 a control), ablation pointwise-only / pairwise-only / both; the student (all-MiniLM-L6-v2) before
-and after, as a reranker of the BM25 top-100 of the held-out queries (nDCG@10 by cosine); mining
-inferences and training time. (The transfer to NovelEval is the README's `rankpipe distill` run,
-see eval/results/distill.md.)
+and after, as a reranker of the BM25 top-100 of the held-out queries (nDCG@10 by cosine) and, for
+the configurations named by --retrieve, as a retriever over the 7,230-passage DL19 sub-corpus
+(build_dl19_subcorpus.py; faiss flat through `build_dense_index` and `open_index`, the code behind
+`rankpipe index` / `retrieve`); mining inferences and training time. (The transfer to NovelEval
+is the README's `rankpipe distill` run, see eval/results/distill.md.)
 
 Usage: python eval/distill_experiment.py [--out eval/out/distill] [--configs A,B;C,...]
            [--folds 5] [--depth 10] [--max-seq-length 96] [--train-seq-length 64] [--threads 2]
-           [--only-folds 3,4]
+           [--only-folds 3,4] [--retrieve sim0.2/both]
 Results go to OUT/results.jsonl (one line per configuration and fold, appended as they finish, so a
 rerun skips what is done; two processes may share it with --only-folds) and a Markdown summary on
 stdout.
@@ -28,14 +30,18 @@ from pathlib import Path
 
 import torch
 
-from rankpipe.data.datasets import load_dataset
+from rankpipe.data.datasets import data_dir, load_dataset
 from rankpipe.data.types import QueryCandidates, Ranking, Run
 from rankpipe.distill.dataset import TrainingSet, build_training_set
 from rankpipe.distill.mining import mine_pairs, parse_pairs
 from rankpipe.distill.train import DEFAULT_STUDENT, TrainConfig, train_student
 from rankpipe.evaluation.metrics import evaluate
 from rankpipe.judges.spec import make_judge
-from rankpipe.retrieval.dense import Encoder
+from rankpipe.retrieval.dense import Encoder, build_dense_index
+from rankpipe.retrieval.retrievers import open_index
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_dl19_subcorpus import subcorpus  # noqa: E402
 
 TEACHERS = {
     "sim0": "sim:noise=0",
@@ -78,6 +84,17 @@ def rerank_by_cosine(model: str, items: list[QueryCandidates], max_seq_length: i
     return run
 
 
+def retrieve_ndcg(
+    model: str, corpus: dict[str, str], folder: Path, queries: list[QueryCandidates], qrels: dict
+) -> dict[str, float]:
+    """nDCG@10 per query of `model` retrieving the top 100 of `corpus` (index kept in `folder`)."""
+    build_dense_index(corpus, folder, model=model)
+    run = open_index(folder).search([item.query for item in queries], 100)
+    shutil.rmtree(folder, ignore_errors=True)
+    per_query = evaluate(run, {i.query.qid: qrels[i.query.qid] for i in queries}).per_query
+    return {q: v["nDCG@10"] for q, v in per_query.items()}
+
+
 def folds_of(qids: list[str], k: int) -> list[list[str]]:
     shuffled = sorted(qids)
     random.Random(0).shuffle(shuffled)
@@ -104,7 +121,13 @@ def main() -> None:
     parser.add_argument(
         "--only-folds", help="run these folds only, e.g. 3,4 (a second process sharing OUT)"
     )
+    parser.add_argument(
+        "--retrieve",
+        default="sim0.2/both",
+        help="configurations whose students also retrieve from the sub-corpus ('' for none)",
+    )
     args = parser.parse_args()
+    retrieving = set(filter(None, args.retrieve.split(",")))
     torch.set_num_threads(args.threads)
     settings = Settings(
         args.out,
@@ -149,6 +172,22 @@ def main() -> None:
             }
         )
 
+    corpus = subcorpus(data_dir()) if retrieving else {}
+    index_folder = settings.out / "index"
+    if retrieving and ("retrieval:baseline", -1) not in done:
+        started = time.perf_counter()
+        everything = list(top100.values())
+        ndcg = retrieve_ndcg(DEFAULT_STUDENT, corpus, index_folder, everything, dl19.qrels)
+        record(
+            {
+                "config": "retrieval:baseline",
+                "fold": -1,
+                "passages": len(corpus),
+                "seconds": time.perf_counter() - started,
+                "ndcg10": ndcg,
+            }
+        )
+
     mined: dict[str, tuple[TrainingSet, float, int]] = {}
     plan = [
         (f, config)
@@ -159,7 +198,8 @@ def main() -> None:
     ]
     for f, config in plan:
         teacher, _, loss_name = config.partition("/")
-        if (config, f) in done:
+        retrieve = config in retrieving and (f"retrieval:{config}", f) not in done
+        if (config, f) in done and not retrieve:
             continue
         if teacher not in mined:
             started = time.perf_counter()
@@ -193,6 +233,23 @@ def main() -> None:
             overwrite=True,
             data_name=f"DL19 folds other than {f}, {TEACHERS[teacher]}",
         )
+        if retrieve:
+            started = time.perf_counter()
+            ndcg = retrieve_ndcg(
+                str(out), corpus, index_folder, [top100[q] for q in held_out], dl19.qrels
+            )
+            record(
+                {
+                    "config": f"retrieval:{config}",
+                    "fold": f,
+                    "train_s": trained.seconds,
+                    "seconds": time.perf_counter() - started,
+                    "ndcg10": ndcg,
+                }
+            )
+        if (config, f) in done:  # retrained for its retrieval row only (same seed, same data)
+            shutil.rmtree(out, ignore_errors=True)
+            continue
         started = time.perf_counter()
         run = rerank_by_cosine(str(out), [top100[q] for q in held_out], settings.max_seq_length)
         per_query = evaluate(run, {q: dl19.qrels[q] for q in held_out}).per_query
@@ -229,8 +286,9 @@ def summarize(results_file: Path) -> None:
             for r in reversed([json.loads(line) for line in results_file.read_text().splitlines()])
         }.values()
     )
-    baseline = next(r for r in rows if r["config"] == "baseline")["ndcg10"]
-    configs = list(dict.fromkeys(r["config"] for r in rows if r["config"] != "baseline"))
+    baselines = {r["config"]: r["ndcg10"] for r in rows if r["config"].endswith("baseline")}
+    baseline = baselines["baseline"]
+    configs = list(dict.fromkeys(r["config"] for r in rows if r["config"] not in baselines))
     print(
         "\n| teacher / loss | folds | queries | nDCG@10 before | after | change | "
         "paired t p | mining inferences | train s / fold |"
@@ -238,13 +296,16 @@ def summarize(results_file: Path) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for config in configs:
         mine = [r for r in rows if r["config"] == config]
+        retrieval = config.startswith("retrieval:")
+        before_run = baselines.get("retrieval:baseline", {}) if retrieval else baseline
         qids = [q for r in mine for q in r["ndcg10"]]
-        was = [baseline[q] for q in qids]
+        was = [before_run[q] for q in qids]
         now = [v for r in mine for v in r["ndcg10"].values()]
         before, after = statistics.mean(was), statistics.mean(now)
         print(
             f"| {config} | {len(mine)} | {len(qids)} | {before:.4f} | {after:.4f} | "
-            f"{after - before:+.4f} | {paired_p(was, now):.3f} | {mine[0]['mining_inferences']} | "
+            f"{after - before:+.4f} | {paired_p(was, now):.3f} | "
+            f"{mine[0].get('mining_inferences', '')} | "
             f"{statistics.mean(r['train_s'] for r in mine):.0f} |"
         )
     print(

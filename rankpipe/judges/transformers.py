@@ -29,7 +29,8 @@ With `prefix_reuse=false` (and for models whose cache holds sliding windows) pro
 Either way rows are left-padded with position ids continued past each prefix, so a padded prompt
 scores as it does alone; only the last position's logits are computed, under inference mode; the
 rows of a call are sorted by length so that each micro-batch of `batch_size` pads little (16 on a
-GPU; 4 on a CPU, where batching gains little: eval/results/judges.md).
+GPU; 1 on a CPU, where a row of 60 or more tokens already keeps the matrix kernels at their peak,
+so any pad is lost work: a heap sort ran 1.11x faster at 1 than at 4, eval/results/hotpath.md).
 Encoder-decoder models read the prompt in the encoder and the answer prefix in the decoder.
 `device=auto` takes a GPU when there is one; `dtype` defaults to bfloat16 on a GPU and float32 on a
 CPU; attention is PyTorch's sdpa. A model is loaded once per process for each (model, device,
@@ -211,7 +212,7 @@ class TransformersJudge:
             raise InputError(f"hf judge: min_mass must lie in [0, 1], got {min_mass}")
         device = resolve_device(device)
         on_gpu = device.startswith("cuda")
-        batch_size = (16 if on_gpu else 4) if batch_size is None else batch_size
+        batch_size = (16 if on_gpu else 1) if batch_size is None else batch_size
         if batch_size < 1:
             raise InputError(f"hf judge: batch_size must be at least 1, got {batch_size}")
         dtype = dtype or ("bfloat16" if on_gpu else "float32")
