@@ -75,9 +75,7 @@ def main() -> None:
         answers = call(prompts)
         seconds = time.perf_counter() - began
         steps = max(a.completion_tokens for a in answers) - 1
-        samples.append(
-            CallSample(len(prompts), sum(a.prompt_tokens for a in answers), max(steps, 0), seconds)
-        )
+        samples.append(CallSample(len(prompts), computed_tokens(answers), max(steps, 0), seconds))
 
     def pairs(count: int) -> list[PairPrompt]:
         item = rng.choice(held_out)
@@ -154,6 +152,11 @@ def main() -> None:
             f"{row['error']:+.0%} |"
         )
     print(f"\nload: before {load_before}; after {record['uptime_after']}")
+
+
+def computed_tokens(answers: list) -> int:  # type: ignore[type-arg]
+    """Prompt tokens the judge ran (less those it reused from a cached shared prefix)."""
+    return sum(a.prompt_tokens - getattr(a, "cached_prompt_tokens", 0) for a in answers)
 
 
 def _split(specs: str) -> list[str]:

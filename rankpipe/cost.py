@@ -23,7 +23,9 @@ the same model's input for an implementation without a cache. `standalone_prompt
 `standalone_completion_tokens` are the tokens of the distinct prompts the run needed, wherever their
 answers came from (what the run would have spent on an empty cache); `round_prompt_tokens` and
 `round_completion_tokens` split them by round, as `round_prompts` splits the prompts (the input of
-the time cost model, rankpipe/compare/timecost.py; empty in ledgers written before they existed).
+the time cost model, rankpipe/compare/timecost.py; empty in ledgers written before they existed),
+and `round_reused_tokens` how many of each round's prompt tokens the judge took from a shared prefix
+computed earlier (the `hf` judge's prefix reuse; 0 for judges without it).
 Tokens sent are `prompt_tokens`; tokens computed are `prompt_tokens - prefix_reused_tokens`.
 """
 
@@ -69,6 +71,7 @@ class QueryCost:
     prefix_reused_tokens: int = 0
     round_prompt_tokens: list[int] = field(default_factory=list)
     round_completion_tokens: list[int] = field(default_factory=list)
+    round_reused_tokens: list[int] = field(default_factory=list)
 
     def add_inference(self, judgment: TokenUsage) -> None:
         """Charge one inference the model ran: its tokens, and the prompt tokens it reused."""
@@ -79,16 +82,18 @@ class QueryCost:
 
     def add_standalone_round(self, judgments: Iterable[TokenUsage]) -> None:
         """Charge the tokens of one round's prompts new to the run, whatever answered them: to the
-        stand-alone totals and as the round's entries of round_prompt_tokens and
-        round_completion_tokens."""
-        prompt = completion = 0
+        stand-alone totals and as the round's entries of round_prompt_tokens,
+        round_completion_tokens and round_reused_tokens."""
+        prompt = completion = reused = 0
         for judgment in judgments:
             prompt += judgment.prompt_tokens
             completion += judgment.completion_tokens
+            reused += getattr(judgment, "cached_prompt_tokens", 0)
         self.standalone_prompt_tokens += prompt
         self.standalone_completion_tokens += completion
         self.round_prompt_tokens.append(prompt)
         self.round_completion_tokens.append(completion)
+        self.round_reused_tokens.append(reused)
 
 
 class TokenUsage(Protocol):

@@ -7,7 +7,9 @@ A judge call of b prompts holding P prompt tokens in all, whose answers take n t
 
 with steps = n - 1 decoding steps (the first answer token comes out of the prefill; a pairwise or
 setwise answer needs none): a fixed cost per forward pass, a cost per prompt, one per prompt token
-computed, and per decoding step one for reading the weights plus one per sequence decoded.
+computed (tokens a judge reused from a cached shared prefix are not: the ledger's
+`round_reused_tokens`), and per decoding step one for reading the weights plus one per sequence
+decoded.
 
 A round of m prompts new to the run, with P prompt and C completion tokens in all, is sent at batch
 size b as ceil(m / b) calls of b prompts (the last one smaller), each holding its share of the
@@ -285,16 +287,20 @@ def _columns(sample: CallSample) -> list[float]:
 
 
 def round_tokens(cost: QueryCost) -> list[tuple[int, float, float]]:
-    """(prompts, prompt tokens, completion tokens) of each round of a query's new prompts; from
-    the ledger's per-round lists, or, in ledgers without them, each round's prompts' share of the
-    query's stand-alone tokens."""
+    """(prompts, prompt tokens computed, completion tokens) of each round of a query's new
+    prompts; from the ledger's per-round lists (prompt tokens less those the judge reused from a
+    shared prefix), or, in ledgers without them, each round's prompts' share of the query's
+    stand-alone tokens."""
     prompts = cost.round_prompts
     if len(cost.round_prompt_tokens) == len(prompts) and (
         cost.round_prompt_tokens or not cost.standalone_prompt_tokens
     ):
-        return list(
-            zip(prompts, cost.round_prompt_tokens, cost.round_completion_tokens, strict=True)
-        )
+        reused = cost.round_reused_tokens
+        if len(reused) != len(prompts):  # ledgers written before prefix reuse was counted
+            reused = [0] * len(prompts)
+        sent = cost.round_prompt_tokens
+        computed = [tokens - kept for tokens, kept in zip(sent, reused, strict=True)]
+        return list(zip(prompts, computed, cost.round_completion_tokens, strict=True))
     total = sum(prompts)
     if not total:
         return [(m, 0.0, 0.0) for m in prompts]

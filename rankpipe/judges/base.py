@@ -24,12 +24,15 @@ class PairPrompt:
 @dataclass(frozen=True)
 class Judgment:
     """One pairwise inference: P(a more relevant than b), its token usage, and whether the
-    model's answer was usable (an unusable answer is scored 0.5 and counted)."""
+    model's answer was usable (an unusable answer is scored 0.5 and counted). `cached_prompt_tokens`
+    of its `prompt_tokens` were not run because a judge reused them from a shared prefix computed
+    for another prompt (each prefix is charged to the first prompt that needed it)."""
 
     p_a: float
     prompt_tokens: int = 0
     completion_tokens: int = 0
     valid: bool = True
+    cached_prompt_tokens: int = 0
 
 
 @dataclass(frozen=True)

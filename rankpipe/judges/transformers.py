@@ -111,11 +111,13 @@ class LoadedModel:
 
 @dataclass(frozen=True)
 class ChoiceLogprobs:
-    """Log-probabilities of the two choice tokens under the full softmax, for one prompt."""
+    """Log-probabilities of the two choice tokens under the full softmax, for one prompt, its
+    prompt tokens and how many of them came from a prefix computed for another prompt."""
 
     first: float
     second: float
     prompt_tokens: int
+    cached_tokens: int = 0
 
     @property
     def mass(self) -> float:
@@ -294,9 +296,19 @@ class TransformersJudge:
         def query_key(e: EncodedPair) -> tuple[int, ...]:
             return tuple(e.ids[: e.query_prefix])
 
-        missing = {passage_key(e): e for e in encoded if lookup(passage_key(e)) is None}
-        queries = {query_key(e): e for e in missing.values() if lookup(query_key(e)) is None}
+        missing: dict[tuple[int, ...], EncodedPair] = {}  # the first prompt of each, kept
+        for e in encoded:
+            if lookup(passage_key(e)) is None:
+                missing.setdefault(passage_key(e), e)
+        queries: dict[tuple[int, ...], EncodedPair] = {}
+        for e in missing.values():
+            if lookup(query_key(e)) is None:
+                queries.setdefault(query_key(e), e)
         self.stats.misses += len(missing) + len(queries)
+        # each prefix run in this call is charged to the first prompt that needed it
+        charged = {id(e): e.passage_prefix - e.query_prefix for e in missing.values()}
+        for e in queries.values():
+            charged[id(e)] += e.query_prefix
         self._run_prefixes({key: Row(None, key) for key in queries}, kv, cache)
         self._run_prefixes(
             {
@@ -313,7 +325,9 @@ class TransformersJudge:
             logprobs, _ = self._forward_rows([rows[i] for i in indices], keep_kv=False)
             chosen = logprobs[:, list(self.choice_ids)].tolist()
             for (first, second), i in zip(chosen, indices, strict=True):
-                scores[i] = ChoiceLogprobs(first, second, len(encoded[i].ids))
+                e = encoded[i]
+                reused = e.passage_prefix - charged.pop(id(e), 0)
+                scores[i] = ChoiceLogprobs(first, second, len(e.ids), reused)
         self.stats.prompt_tokens += sum(len(e.ids) for e in encoded)
         return scores
 
@@ -354,6 +368,7 @@ class TransformersJudge:
                 prompt_tokens=scores.prompt_tokens,
                 completion_tokens=1,
                 valid=valid,
+                cached_prompt_tokens=scores.cached_tokens,
             ))
         warn_unchosen(log, self.identity, answers, self.template.choices, self.min_mass)
         return answers

@@ -76,16 +76,35 @@ def test_ledger_fields_from_judgments() -> None:
     assert (cost.inferences, cost.prompt_tokens, cost.prefix_reused_tokens) == (2, 220, 60)
     cost.add_standalone_round([Judgment(1.0, 120, 1), BlockJudgment((1, 0), 300, 7)])
     cost.add_standalone_round([])
-    assert cost.round_prompt_tokens == [420, 0]
-    assert cost.round_completion_tokens == [8, 0]
-    assert (cost.standalone_prompt_tokens, cost.standalone_completion_tokens) == (420, 8)
+    cost.add_standalone_round([Judgment(1.0, 120, 1, cached_prompt_tokens=90), Reused()])
+    assert cost.round_prompt_tokens == [420, 0, 220]
+    assert cost.round_completion_tokens == [8, 0, 2]
+    assert cost.round_reused_tokens == [0, 0, 150]
+    assert (cost.standalone_prompt_tokens, cost.standalone_completion_tokens) == (640, 10)
+
+
+def test_rounds_cost_the_prompt_tokens_computed_not_those_reused() -> None:
+    cost = QueryCost(
+        round_prompts=[4, 2], round_prompt_tokens=[1000, 500], round_completion_tokens=[4, 2],
+        round_reused_tokens=[600, 0],
+    )
+    assert round_tokens(cost) == [(4, 400, 4), (2, 500, 2)]
+    # 0.5 + 0.1*4 + 0.01*400 (not 1000) at batch 4; then 0.5 + 0.1*2 + 0.01*500
+    assert MODEL.query_seconds(cost, 4).gpu_s == pytest.approx(4.9 + 5.7)
+    before_reuse = QueryCost(  # a ledger written before reuse was counted: nothing subtracted
+        round_prompts=[4], round_prompt_tokens=[1000], round_completion_tokens=[4]
+    )
+    assert round_tokens(before_reuse) == [(4, 1000, 4)]
 
 
 def test_old_ledgers_still_read(tmp_path: Path) -> None:
     ledger = CostLedger(per_query={"1": QueryCost(inferences=3, round_prompts=[3])})
     ledger.write(tmp_path / "new.json")
     record = json.loads((tmp_path / "new.json").read_text())
-    for name in ("prefix_reused_tokens", "round_prompt_tokens", "round_completion_tokens"):
+    for name in (
+        "prefix_reused_tokens", "round_prompt_tokens", "round_completion_tokens",
+        "round_reused_tokens",
+    ):
         del record["per_query"]["1"][name]
     (tmp_path / "old.json").write_text(json.dumps(record))
     assert CostLedger.read(tmp_path / "old.json").per_query["1"].round_prompt_tokens == []

@@ -122,6 +122,34 @@ def test_prefixes_are_reused_across_calls_and_eviction_changes_no_score(
     assert len(tiny.prefix_cache) >= 1
 
 
+def test_reused_prefix_tokens_are_charged_once_and_reach_the_ledger(
+    tiny_llama: Path, demo: Dataset
+) -> None:
+    from rankpipe.executor import Executor
+    from rankpipe.strategies.registry import make_strategy
+
+    judge = TransformersJudge(str(tiny_llama), device="cpu", batch_size=3)
+    prompts = all_pairs(demo, 2, 4)
+    for call in (prompts[:7], prompts[7:], prompts):  # cold, partly cached, all cached
+        before = judge.stats.computed_tokens
+        answers = judge.judge(call)
+        ran = sum(j.prompt_tokens - j.cached_prompt_tokens for j in answers)
+        assert ran == judge.stats.computed_tokens - before
+        assert all(0 <= j.cached_prompt_tokens < j.prompt_tokens for j in answers)
+    assert all(j.cached_prompt_tokens > 0 for j in answers)  # the third call: all prefixes kept
+    plain = TransformersJudge(str(tiny_llama), device="cpu", prefix_reuse=False)
+    assert {j.cached_prompt_tokens for j in plain.judge(prompts[:4])} == {0}
+
+    fresh = TransformersJudge(str(tiny_llama), device="cpu")
+    items = [item.truncated(4) for item in demo.candidates[:2]]
+    _, ledger = Executor(fresh, batch_size=32, both_orders=True).rerank(
+        items, make_strategy("allpairs"), 2
+    )
+    total = ledger.total()
+    assert total["prompt_tokens"] - total["prefix_reused_tokens"] == fresh.stats.computed_tokens
+    assert 0 < total["prefix_reused_tokens"] < total["prompt_tokens"]
+
+
 def test_passages_that_start_alike_and_repeated_prompts(tiny_llama: Path, demo: Dataset) -> None:
     """Passages with a common beginning, an empty-ish passage, and a prompt asked twice in one
     call: the shared token prefixes grow or shrink, the scores do not change."""
