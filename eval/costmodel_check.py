@@ -10,7 +10,9 @@ Markdown table and writes the figures as JSON.
     .venv/bin/python eval/costmodel_check.py --queries 2 --depth 8 --top-k 3 \\
         --out eval/out/costmodel_check.json
 
-Strategies the `hf` judge cannot serve (setwise ones: it has no `choose`) are listed as skipped."""
+A strategy the judge cannot serve is listed as skipped. Prompt tokens are the ones the judge
+computed: the `hf` judge's prefix reuse takes shared prefixes from its cache, and the model costs
+only what ran (the ledger's `round_reused_tokens`)."""
 
 from __future__ import annotations
 

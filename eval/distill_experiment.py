@@ -141,11 +141,14 @@ def main() -> None:
     )
     settings.out.mkdir(parents=True, exist_ok=True)
     results_file = settings.out / "results.jsonl"
-    done = (
-        {(r["config"], r["fold"]) for r in map(json.loads, results_file.read_text().splitlines())}
-        if results_file.exists()
-        else set()
-    )
+
+    def finished() -> set[tuple[str, int]]:
+        """(configuration, fold) rows in OUT, this process's and any other's sharing it."""
+        if not results_file.exists():
+            return set()
+        return {(r["config"], r["fold"]) for r in map(json.loads, results_file.open())}
+
+    done = finished()
 
     def record(row: dict[str, object]) -> None:
         row.update(load=os.getloadavg()[0], at=time.strftime("%H:%M:%S", time.gmtime()))
@@ -198,6 +201,7 @@ def main() -> None:
     ]
     for f, config in plan:
         teacher, _, loss_name = config.partition("/")
+        done = finished()
         retrieve = config in retrieving and (f"retrieval:{config}", f) not in done
         if (config, f) in done and not retrieve:
             continue
