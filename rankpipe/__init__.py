@@ -35,13 +35,13 @@ EXPORTS = {
 __all__ = sorted(EXPORTS)
 
 if TYPE_CHECKING:
-    from rankpipe.data.candidates import read_candidates, write_candidates  # noqa: F401 (lazy exports, see EXPORTS)
-    from rankpipe.data.datasets import load_dataset  # noqa: F401 (lazy exports, see EXPORTS)
-    from rankpipe.data.frames import candidates_from_frame  # noqa: F401 (lazy exports, see EXPORTS)
-    from rankpipe.data.trec import read_qrels, read_run, write_run  # noqa: F401 (lazy exports, see EXPORTS)
-    from rankpipe.data.types import Candidate, Query, QueryCandidates, Ranking, Run  # noqa: F401 (lazy exports, see EXPORTS)
-    from rankpipe.evaluation.metrics import evaluate  # noqa: F401 (lazy exports, see EXPORTS)
-    from rankpipe.reranker import Reranker, RerankResult  # noqa: F401 (lazy exports, see EXPORTS)
+    from rankpipe.data.candidates import read_candidates, write_candidates
+    from rankpipe.data.datasets import load_dataset
+    from rankpipe.data.frames import candidates_from_frame
+    from rankpipe.data.trec import read_qrels, read_run, write_run
+    from rankpipe.data.types import Candidate, Query, QueryCandidates, Ranking, Run
+    from rankpipe.evaluation.metrics import evaluate
+    from rankpipe.reranker import Reranker, RerankResult
 
 
 def __getattr__(name: str) -> Any:
