@@ -63,7 +63,6 @@ from rankpipe.judges.base import (
 )
 from rankpipe.judges.fewshot import ExampleRetriever, fewshot_examples
 from rankpipe.judges.prompts import (
-    EncodedPair,
     PromptTemplate,
     answer_token_ids,
     encode_blocks,
@@ -290,43 +289,41 @@ class TransformersJudge:
                     kv[key] = found
             return found
 
-        def passage_key(e: EncodedPair) -> tuple[int, ...]:
-            return tuple(e.ids[: e.passage_prefix])
-
-        def query_key(e: EncodedPair) -> tuple[int, ...]:
-            return tuple(e.ids[: e.query_prefix])
-
-        missing: dict[tuple[int, ...], EncodedPair] = {}  # the first prompt of each, kept
-        for e in encoded:
-            if lookup(passage_key(e)) is None:
-                missing.setdefault(passage_key(e), e)
-        queries: dict[tuple[int, ...], EncodedPair] = {}
-        for e in missing.values():
-            if lookup(query_key(e)) is None:
-                queries.setdefault(query_key(e), e)
+        passage_keys = [tuple(e.ids[: e.passage_prefix]) for e in encoded]
+        missing: dict[tuple[int, ...], int] = {}  # passage prefix -> the first prompt needing it
+        for i, key in enumerate(passage_keys):
+            if key not in missing and lookup(key) is None:
+                missing[key] = i
+        query_keys = {i: tuple(encoded[i].ids[: encoded[i].query_prefix]) for i in missing.values()}
+        queries: dict[tuple[int, ...], int] = {}  # query prefix -> the first prompt needing it
+        for i, key in query_keys.items():
+            if key not in queries and lookup(key) is None:
+                queries[key] = i
         self.stats.misses += len(missing) + len(queries)
-        # each prefix run in this call is charged to the first prompt that needed it
-        charged = {id(e): e.passage_prefix - e.query_prefix for e in missing.values()}
-        for e in queries.values():
-            charged[id(e)] += e.query_prefix
+        # prefix tokens run in this call, each charged to the first prompt that needed them
+        run_here = [0] * len(encoded)
+        for i in missing.values():
+            run_here[i] += encoded[i].passage_prefix - encoded[i].query_prefix
+        for i in queries.values():
+            run_here[i] += encoded[i].query_prefix
         self._run_prefixes({key: Row(None, key) for key in queries}, kv, cache)
-        self._run_prefixes(
-            {
-                key: Row(kv[query_key(e)], e.ids[e.query_prefix : e.passage_prefix])
-                for key, e in missing.items()
-                if key not in kv  # a passage prefix no longer than its query prefix
-            },
-            kv,
-            cache,
-        )
-        rows = [Row(kv[passage_key(e)], e.ids[e.passage_prefix :]) for e in encoded]
+        passage_rows = {}
+        for key, i in missing.items():
+            if key not in kv:  # else a passage prefix no longer than its query prefix, run above
+                e = encoded[i]
+                passage_rows[key] = Row(kv[query_keys[i]], e.ids[e.query_prefix : e.passage_prefix])
+        self._run_prefixes(passage_rows, kv, cache)
+        rows = [
+            Row(kv[key], e.ids[e.passage_prefix :])
+            for key, e in zip(passage_keys, encoded, strict=True)
+        ]
         scores: list[ChoiceLogprobs] = [ChoiceLogprobs(0.0, 0.0, 0)] * len(prompts)
         for indices in self._row_batches(rows):
             logprobs, _ = self._forward_rows([rows[i] for i in indices], keep_kv=False)
             chosen = logprobs[:, list(self.choice_ids)].tolist()
             for (first, second), i in zip(chosen, indices, strict=True):
                 e = encoded[i]
-                reused = e.passage_prefix - charged.pop(id(e), 0)
+                reused = e.passage_prefix - run_here[i]
                 scores[i] = ChoiceLogprobs(first, second, len(e.ids), reused)
         self.stats.prompt_tokens += sum(len(e.ids) for e in encoded)
         return scores
