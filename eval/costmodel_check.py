@@ -158,7 +158,9 @@ def main() -> None:
 
 def computed_tokens(answers: list) -> int:  # type: ignore[type-arg]
     """Prompt tokens the judge ran (less those it reused from a cached shared prefix)."""
-    return sum(a.prompt_tokens - getattr(a, "cached_prompt_tokens", 0) for a in answers)
+    from rankpipe.cost import reused_tokens
+
+    return sum(a.prompt_tokens - reused_tokens(a) for a in answers)
 
 
 def _split(specs: str) -> list[str]:

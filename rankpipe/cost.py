@@ -78,7 +78,7 @@ class QueryCost:
         self.inferences += 1
         self.prompt_tokens += judgment.prompt_tokens
         self.completion_tokens += judgment.completion_tokens
-        self.prefix_reused_tokens += getattr(judgment, "cached_prompt_tokens", 0)
+        self.prefix_reused_tokens += reused_tokens(judgment)
 
     def add_standalone_round(self, judgments: Iterable[TokenUsage]) -> None:
         """Charge the tokens of one round's prompts new to the run, whatever answered them: to the
@@ -88,12 +88,18 @@ class QueryCost:
         for judgment in judgments:
             prompt += judgment.prompt_tokens
             completion += judgment.completion_tokens
-            reused += getattr(judgment, "cached_prompt_tokens", 0)
+            reused += reused_tokens(judgment)
         self.standalone_prompt_tokens += prompt
         self.standalone_completion_tokens += completion
         self.round_prompt_tokens.append(prompt)
         self.round_completion_tokens.append(completion)
         self.round_reused_tokens.append(reused)
+
+
+def reused_tokens(judgment: TokenUsage) -> int:
+    """Prompt tokens the judge took from a cached shared prefix instead of computing them (only
+    pairwise `Judgment`s of prefix-reusing judges carry any)."""
+    return getattr(judgment, "cached_prompt_tokens", 0)
 
 
 class TokenUsage(Protocol):

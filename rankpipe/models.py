@@ -128,13 +128,15 @@ def weights_fingerprint(path: str | Path) -> str:
     and last MiB, so a model retrained into the same folder gets a new identity without reading
     gigabytes (training changes every tensor, so both ends change)."""
     path = Path(path)
-    files = sorted(p for p in path.rglob("*") if p.suffix in WEIGHT_SUFFIXES and p.is_file())
     if path.is_file():
-        files = [path]
+        root, files = path.parent, [path]
+    else:
+        root = path
+        files = sorted(p for p in path.rglob("*") if p.suffix in WEIGHT_SUFFIXES and p.is_file())
     digest = hashlib.sha256()
     for file in files:
         size = file.stat().st_size
-        digest.update(f"{file.relative_to(path) if file != path else file.name}\0{size}\0".encode())
+        digest.update(f"{file.relative_to(root)}\0{size}\0".encode())
         with file.open("rb") as handle:
             digest.update(handle.read(1 << 20))
             if size > 1 << 20:
