@@ -251,25 +251,24 @@ def main() -> None:
                     "ndcg10": ndcg,
                 }
             )
-        if (config, f) in done:  # retrained for its retrieval row only (same seed, same data)
-            shutil.rmtree(out, ignore_errors=True)
-            continue
-        started = time.perf_counter()
-        run = rerank_by_cosine(str(out), [top100[q] for q in held_out], settings.max_seq_length)
-        per_query = evaluate(run, {q: dl19.qrels[q] for q in held_out}).per_query
-        row: dict[str, object] = {
-            "config": config,
-            "fold": f,
-            "train_queries": part.info.queries,
-            "mining_inferences": inferences,
-            "mining_s": mine_s,
-            "train_s": trained.seconds,
-            "steps": trained.steps,
-            "losses": trained.losses,
-            "eval_s": time.perf_counter() - started,
-            "ndcg10": {q: v["nDCG@10"] for q, v in per_query.items()},
-        }
-        record(row)
+        if (config, f) not in done:  # else retrained for its retrieval row only (same seed, data)
+            started = time.perf_counter()
+            run = rerank_by_cosine(str(out), [top100[q] for q in held_out], settings.max_seq_length)
+            per_query = evaluate(run, {q: dl19.qrels[q] for q in held_out}).per_query
+            record(
+                {
+                    "config": config,
+                    "fold": f,
+                    "train_queries": part.info.queries,
+                    "mining_inferences": inferences,
+                    "mining_s": mine_s,
+                    "train_s": trained.seconds,
+                    "steps": trained.steps,
+                    "losses": trained.losses,
+                    "eval_s": time.perf_counter() - started,
+                    "ndcg10": {q: v["nDCG@10"] for q, v in per_query.items()},
+                }
+            )
         shutil.rmtree(out, ignore_errors=True)
     summarize(results_file)
 
