@@ -42,21 +42,24 @@ from typing import Any
 
 import numpy as np
 
+from rankpipe.judges.transformers import ChoiceLogprobs
+
 SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
 REPO = Path(__file__).resolve().parent.parent
 ENGINES = (
     "torch,llamacpp:Q4_1,llamacpp:Q8_0,llamacpp:F32,openvino:f32,openvino:int8-weights,openvino:int8,"
     "torch"
 )
-Scorer = Callable[[Sequence[int]], tuple[float, float]]
-"""Token ids of one prompt -> log P(" A"), log P(" B") under the full softmax."""
+Scorer = Callable[[Sequence[int]], ChoiceLogprobs]
+"""Token ids of one prompt -> the choice tokens' log-probabilities under the full softmax."""
 
 
-def choice_logprobs(logits: np.ndarray, choices: tuple[int, int]) -> tuple[float, float]:
+def choice_logprobs(logits: np.ndarray, choices: tuple[int, int], tokens: int) -> ChoiceLogprobs:
+    """The `hf` judge's reading of an answer position's logits, from another engine's array."""
     row = logits.reshape(-1).astype(np.float64)
     top = row.max()
     norm = top + math.log(float(np.exp(row - top).sum()))
-    return float(row[choices[0]] - norm), float(row[choices[1]] - norm)
+    return ChoiceLogprobs(float(row[choices[0]] - norm), float(row[choices[1]] - norm), tokens)
 
 
 def llamacpp_scorer(
@@ -87,11 +90,11 @@ def llamacpp_scorer(
         n_threads_batch=threads, logits_all=False, verbose=False,
     )
 
-    def score(ids: Sequence[int]) -> tuple[float, float]:
+    def score(ids: Sequence[int]) -> ChoiceLogprobs:
         llm.reset()
         llm.eval(list(ids))  # with logits_all=False only the last position's logits are kept
         logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-        return choice_logprobs(logits, choices)
+        return choice_logprobs(logits, choices, len(ids))
 
     return score
 
@@ -135,9 +138,9 @@ def openvino_scorer(
         {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"},
     )
 
-    def score(ids: Sequence[int]) -> tuple[float, float]:
-        return choice_logprobs(np.asarray(compiled(np.array([list(ids)], dtype=np.int64))[0]),
-                               choices)
+    def score(ids: Sequence[int]) -> ChoiceLogprobs:
+        logits = np.asarray(compiled(np.array([list(ids)], dtype=np.int64))[0])
+        return choice_logprobs(logits, choices, len(ids))
 
     return score
 
@@ -145,11 +148,11 @@ def openvino_scorer(
 def score_all(
     engine: str, hf: Any, prompts: list[Any], encoded: list[list[int]],
     calibration: list[list[int]], choices: tuple[int, int], args: argparse.Namespace,
-) -> Callable[[], list[tuple[float, float]]]:
+) -> Callable[[], list[ChoiceLogprobs]]:
     """A call that scores every prompt with `engine`, built and warmed up (not timed)."""
     name, _, variant = engine.partition(":")
     if name == "torch":
-        return lambda: [(s.first, s.second) for s in hf.choice_logprobs(prompts)]
+        return lambda: hf.choice_logprobs(prompts)  # tokenizing included: it favours the others
     if name == "llamacpp":
         scorer = llamacpp_scorer(variant, args.threads, args.work, choices)
     elif name == "openvino":
@@ -221,14 +224,14 @@ def main() -> None:
         started = time.perf_counter()
         answers = run()
         seconds = time.perf_counter() - started
-        p_a = [1.0 / (1.0 + math.exp(second - first)) for first, second in answers]
+        p_a = [a.p_first for a in answers]
         if engine == "torch" and reference is None:  # a later `torch` measures the drift
             reference, torch_seconds = p_a, seconds
         record.update({
             "seconds": round(seconds, 2), "prompts_per_s": round(len(prompts) / seconds, 3),
             "prompt_tokens_per_s": round(tokens / seconds, 1),
             "mean_choice_mass": round(
-                float(np.mean([math.exp(f) + math.exp(s) for f, s in answers])), 4
+                float(np.mean([a.mass for a in answers])), 4
             ),
             "load_after": os.getloadavg()[0],
         })
