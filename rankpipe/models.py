@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rankpipe.errors import InputError
+from rankpipe.extras import require
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,8 @@ def _write_record(path: Path, record: dict[str, object]) -> None:
 
 
 def _dequantize(gguf: Path, target: Path, replace: bool) -> None:
+    for module in ("torch", "gguf", "accelerate"):
+        require(module, "hf", f"the GGUF model {gguf.name}")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("dequantizing %s into %s (once; about half a minute)", gguf, target)

@@ -13,11 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-import pyterrier as pt
 
 from rankpipe.data.frames import REQUIRED, RESULT_COLUMNS
 from rankpipe.data.types import Qrels, QueryCandidates
+from rankpipe.extras import require
 from rankpipe.reranker import Reranker, RerankResult
+
+require("pyterrier", "pyterrier", "rankpipe.pyterrier")  # before it: one line naming the extra
+import pyterrier as pt  # noqa: E402
 
 
 class PairwiseReranker(pt.Transformer):

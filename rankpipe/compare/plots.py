@@ -1,22 +1,21 @@
 """The comparison's figures (matplotlib, Agg canvas; no global pyplot state): effectiveness
 against LLM calls with the Pareto frontier, LLM calls against batch size, and effectiveness against
-tokens and estimated time (one frontier: tokens and seconds make every kind of call comparable)."""
+tokens and estimated time (one frontier: tokens and seconds make every kind of call comparable).
+matplotlib (the `plots` extra) is imported when a figure is drawn."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from matplotlib import colormaps
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import NullFormatter
+from typing import TYPE_CHECKING, Any
 
 from rankpipe.atomic import atomic_write
 from rankpipe.compare.summary import Row, Summary
+from rankpipe.extras import require
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 DPI = 90
 
@@ -36,6 +35,9 @@ def plot_pareto(summary: Summary, path: str | Path) -> None:
     """One panel per batch size: the primary metric against LLM calls per query (with a cache),
     with the Pareto frontiers of pairwise (solid) and listwise (dotted) strategies drawn and
     labelled apart, their calls not being alike; colour = strategy, marker = orders."""
+    require("matplotlib", "plots", "drawing the comparison's figures")
+    from matplotlib.figure import Figure
+
     rows = _paying(summary.rows)
     sizes = summary.batch_sizes
     columns = min(3, len(sizes))
@@ -78,6 +80,9 @@ def plot_pareto(summary: Summary, path: str | Path) -> None:
 def plot_cost_pareto(summary: Summary, batch_size: int, path: str | Path) -> None:
     """Four panels: the primary metric against prompt tokens, completion tokens, and the
     estimated GPU-seconds and latency at `batch_size` (all per query), each with its frontier."""
+    require("matplotlib", "plots", "drawing the comparison's figures")
+    from matplotlib.figure import Figure
+
     rows = [r for r in _paying(summary.rows) if r.time is not None]
     model = summary.cost_model
     assert model is not None
@@ -133,6 +138,9 @@ def _short(text: str, width: int = 110) -> str:
 def plot_calls(summary: Summary, path: str | Path) -> None:
     """LLM calls per query against batch size, with and without a cache; colour = strategy,
     solid = both orders, dashed = one order."""
+    require("matplotlib", "plots", "drawing the comparison's figures")
+    from matplotlib.figure import Figure
+
     rows = _paying(summary.rows)
     sizes = list(summary.batch_sizes)
     figure = Figure(figsize=(9, 4.4), dpi=DPI, layout="constrained")
@@ -169,6 +177,8 @@ def _paying(rows: Sequence[Row]) -> list[Row]:
 
 def _colors(rows: Sequence[Row]) -> dict[str, tuple[float, float, float, float]]:
     """One colour per strategy spec (its one-order and both-order rows share it)."""
+    from matplotlib import colormaps
+
     specs = list(dict.fromkeys(r.strategy for r in rows))
     palette = colormaps["tab10" if len(specs) <= 10 else "tab20"]
     return {spec: palette(i % palette.N) for i, spec in enumerate(specs)}
@@ -179,6 +189,8 @@ def _marker(row: Row) -> str:
 
 
 def _legend(figure: Figure, rows: Sequence[Row], colors: dict[str, Any]) -> None:
+    from matplotlib.lines import Line2D
+
     handles = [Line2D([], [], color=c, marker="o", lw=0, label=spec) for spec, c in colors.items()]
     if any(not r.both_orders for r in rows):
         handles += [
@@ -206,6 +218,8 @@ def _first_stage_line(ax: Axes, summary: Summary) -> None:
 
 
 def _log_if_wide(ax: Axes, values: Sequence[float]) -> None:
+    from matplotlib.ticker import NullFormatter
+
     positive = [v for v in values if v > 0]
     if positive and max(positive) > 20 * min(positive):
         ax.set_xscale("log")
@@ -213,6 +227,8 @@ def _log_if_wide(ax: Axes, values: Sequence[float]) -> None:
 
 
 def _save(figure: Figure, path: str | Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     with atomic_write(path, "wb") as out:
         figure.savefig(out, format="png")

@@ -100,7 +100,7 @@ def _ir_datasets(name: str, depth: int | None) -> Dataset:
         import ir_datasets
     except ImportError:
         raise InputError(
-            f"dataset {name}: install ir_datasets (pip install 'rankpipe[datasets]')"
+            f"dataset {name}: install ir_datasets (pip install 'rankpipe[irdatasets]')"
         ) from None
     try:
         dataset = ir_datasets.load(name)

@@ -26,9 +26,12 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from rankpipe.extras import require
+
+require("torch", "distill", "distillation")  # before torch: a missing extra is one line naming it
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
 
 
 def pointwise_kl(student: Tensor, teacher: Tensor, teacher_temperature: float = 1.0) -> Tensor:

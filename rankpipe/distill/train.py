@@ -33,8 +33,10 @@ from typing import Any
 from rankpipe.distill.dataset import TrainingSet, pairs_of, staged_folder
 from rankpipe.distill.losses import PairDistillLoss, flat_label
 from rankpipe.errors import InputError
+from rankpipe.extras import require
 from rankpipe.models import resolve_model
 
+require("sentence_transformers", "distill", "distillation")  # imported in the functions below
 log = logging.getLogger(__name__)
 
 DEFAULT_STUDENT = "sentence-transformers/all-MiniLM-L6-v2"

@@ -79,6 +79,7 @@ from urllib3.util.retry import Retry
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
+from rankpipe.extras import require
 from rankpipe.judges.answers import (
     choice_probability,
     parse_choice,
@@ -663,7 +664,8 @@ def _first_top_logprobs(choice: dict[str, Any]) -> dict[str, float] | None:
 
 def load_tokenizer(name: str) -> Any:
     """The tokenizer of a model named by Hugging Face ID or path (offline copies included)."""
-    from transformers import AutoTokenizer
+    feature = "the openai judge's format=chat (format=plain does without)"
+    AutoTokenizer = require("transformers", "hf", feature).AutoTokenizer
 
     from rankpipe.models import resolve_model
 

@@ -23,7 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
+from rankpipe.extras import require
+
+require("torch", "hf", "the hf judge")  # before torch: a missing extra is one line naming it
+import torch  # noqa: E402
 
 KV = torch.Tensor
 """A prefix's keys and values, shape (layers, 2, kv_heads, length, head_dim)."""

@@ -25,6 +25,7 @@ import numpy as np
 from rankpipe.data.types import Query, Ranking, Run
 from rankpipe.encoders import Encoder
 from rankpipe.errors import InputError
+from rankpipe.extras import require
 from rankpipe.retrieval.index import (
     IndexManifest,
     corpus_checksum,
@@ -83,7 +84,7 @@ def build_dense_index(
     )
 
     def build(folder: Path) -> None:
-        import faiss
+        faiss = require("faiss", "embed", "dense retrieval")
 
         faiss.write_index(index, str(folder / VECTORS))
         write_docids(folder, corpus)
@@ -122,7 +123,7 @@ def check_encoder(encoder: Encoder, settings: Mapping[str, Any], folder: Path) -
 
 class DenseRetriever:
     def __init__(self, folder: Path, manifest: IndexManifest, encoder: Encoder) -> None:
-        import faiss
+        faiss = require("faiss", "embed", "dense retrieval")
 
         self.manifest = manifest
         self.encoder = encoder
@@ -164,7 +165,7 @@ class DenseRetriever:
 
 def make_faiss_index(kind: str, vectors: np.ndarray) -> tuple[Any, dict[str, int]]:
     """A faiss inner-product index holding `vectors`, and the search settings to store with it."""
-    import faiss
+    faiss = require("faiss", "embed", "dense retrieval")
 
     n, dimension = vectors.shape
     index: Any
