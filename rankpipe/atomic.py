@@ -4,12 +4,16 @@ before any work that the outputs can be written at all.
 A temporary file is named `.NAME.rankpipe-tmp-PID` beside its target. A process killed while
 writing (kill -9) leaves one behind; the next write to the same target removes those of processes
 no longer alive. `written_together()` defers the renames of the writes inside it to its end, so a
-run and its cost ledger appear both or neither."""
+run and its cost ledger appear both or neither.
+
+A write that fails for want of room (disk full, a file-size limit: `ulimit -f`) raises an OSError
+that names the file written; `same_file()` tells whether an output would overwrite an input."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import gzip
 import os
 from collections.abc import Iterator
@@ -19,6 +23,9 @@ from typing import IO, Any
 from rankpipe.errors import InputError
 
 TMP_MARK = ".rankpipe-tmp-"
+NO_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+"""Write errors that mean the file could not grow: disk full, over the file-size limit, over
+quota."""
 
 _pending: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar(
     "rankpipe_atomic_pending", default=None
@@ -56,9 +63,11 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
             os.replace(tmp, path)
         else:
             pending.append((tmp, path))
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(error, OSError) and error.errno in NO_ROOM and not error.filename:
+            raise OSError(error.errno, error.strerror, str(path)) from None
         raise
 
 
@@ -121,6 +130,21 @@ def check_writable(path: str | Path, what: str) -> None:
         raise InputError(
             f"{what} {path}: cannot write in {folder} ({error.strerror or error})"
         ) from None
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file: the same path once resolved (symbolic links followed), or
+    the same device and inode (hard links, bind mounts). A path that does not exist is the same
+    as another only by its resolved name."""
+    try:
+        if Path(a).resolve() == Path(b).resolve():
+            return True
+    except (OSError, RuntimeError):  # a symbolic link loop: compared by inode below, if at all
+        pass
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 
 def _alive(pid: int) -> bool:

@@ -586,10 +586,25 @@ def _enable_wal(db: sqlite3.Connection, timeout_s: float) -> None:
 
 
 def default_cache_path() -> Path:
-    """$RANKPIPE_CACHE, else ~/.cache/rankpipe/judgments.sqlite."""
-    return Path(
-        os.environ.get("RANKPIPE_CACHE", Path.home() / ".cache" / "rankpipe" / "judgments.sqlite")
-    )
+    """$RANKPIPE_CACHE, else ~/.cache/rankpipe/judgments.sqlite. An InputError when the variable
+    is set but empty (a path of "" would be the working folder, which no one meant)."""
+    value = os.environ.get("RANKPIPE_CACHE")
+    if value is None:
+        return Path.home() / ".cache" / "rankpipe" / "judgments.sqlite"
+    if not value.strip():
+        raise InputError(
+            "the environment variable RANKPIPE_CACHE is set but empty: set it to a cache file, "
+            "or unset it for the default ~/.cache/rankpipe/judgments.sqlite"
+        )
+    return Path(value)
+
+
+def describe_default_cache() -> str:
+    """The default cache file for help texts (never raises)."""
+    try:
+        return str(default_cache_path())
+    except InputError:
+        return "$RANKPIPE_CACHE, which is empty"
 
 
 def open_cache(cache: str | Path | Cache | None) -> Cache:

@@ -11,8 +11,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rankpipe.atomic import atomic_write
-from rankpipe.cache import SQLiteCache, default_cache_path, is_replaceable, remove_cache_file
+from rankpipe.atomic import atomic_write, same_file
+from rankpipe.cache import (
+    SQLiteCache,
+    default_cache_path,
+    describe_default_cache,
+    is_replaceable,
+    remove_cache_file,
+)
 from rankpipe.errors import InputError
 from rankpipe.judges.base import BlockJudgment, Judgment, SetJudgment
 
@@ -34,7 +40,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     ):
         action = actions.add_parser(name, help=helptext, description=helptext)
         action.add_argument(
-            "--cache", type=Path, default=None, help=f"cache file (default {default_cache_path()})"
+            "--cache",
+            type=Path,
+            default=None,
+            help=f"cache file (default {describe_default_cache()})",
         )
         if name == "clear":
             action.add_argument(
@@ -173,6 +182,12 @@ def judgments_frame(cache: SQLiteCache) -> pd.DataFrame:
 
 
 def _export(cache: SQLiteCache, out: Path, form: str) -> int:
+    for suffix in ("", "-wal", "-shm"):
+        if same_file(out, f"{cache.path}{suffix}"):
+            raise InputError(
+                f"--out {out}: the same file as the cache {cache.path}{suffix}; exporting there "
+                "would destroy the cache, so give another file name"
+            )
     if not out.parent.is_dir():
         raise InputError(f"--out {out}: the folder {out.parent} does not exist")
     if form != "dataset" and out.is_dir():

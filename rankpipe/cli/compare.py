@@ -14,6 +14,9 @@ from rankpipe.cli.inputs import (
     add_cache_arguments,
     add_candidate_arguments,
     cache_path,
+    candidate_inputs,
+    check_outputs,
+    judge_inputs,
     load_candidates,
     show_progress,
 )
@@ -197,11 +200,42 @@ def source_arguments(args: argparse.Namespace) -> list[str]:
     return [*words, "--depth", str(args.depth)]
 
 
+REPORT_FILES = (
+    "compare.md",
+    "compare.csv",
+    RESULTS_FILE,
+    "pareto.png",
+    "calls_by_batch_size.png",
+    "pareto_tokens_time.png",
+    "timecost.json",
+)
+REPORT_FOLDERS = ("runs", "costs")
+"""What `write_report` writes into --out: these files, and runs and ledgers in these folders."""
+
+
+def _check_inputs_outside_report(args: argparse.Namespace) -> None:
+    """No input (candidates, qrels, the cache) is a file the report would write over."""
+    inputs = [*candidate_inputs(args), *judge_inputs(args.judge)]
+    check_outputs([(cache_path(args), "--cache")], inputs=inputs)
+    folder = args.out.resolve()
+    for path, option in inputs:
+        if path is None:
+            continue
+        resolved = Path(path).resolve()
+        written = resolved.parent == folder and resolved.name in REPORT_FILES
+        if written or any(folder / name in resolved.parents for name in REPORT_FOLDERS):
+            raise InputError(
+                f"--out {args.out}: the report would write over the input {option} {path}; "
+                "give another folder"
+            )
+
+
 def run_compare(args: argparse.Namespace) -> int:
     plan = configurations(args)
     sizes = batch_sizes(args.batch_sizes)
     model = cost_model(args.cost_model)
     check_writable(args.out / RESULTS_FILE, "--out")
+    _check_inputs_outside_report(args)
     if args.batch_size < 1 or args.top_k < 1:
         raise InputError("--batch-size and --top-k must be at least 1")
     items, qrels = load_candidates(args)

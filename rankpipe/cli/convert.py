@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rankpipe.atomic import check_writable
-from rankpipe.cli.inputs import join_files, positive_int
+from rankpipe.cli.inputs import candidate_inputs, check_outputs, join_files, positive_int
 from rankpipe.data.candidates import read_candidates, write_candidates
 from rankpipe.data.trec import write_run
 from rankpipe.data.types import run_from_candidates
@@ -36,7 +35,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_command(args: argparse.Namespace) -> int:
     if bool(args.candidates) == bool(args.run):
         raise InputError("give either --candidates FILE or --run RUN (with --corpus and --topics)")
-    check_writable(args.output, "--output")
+    check_outputs(
+        [(args.output, "--output")],
+        inputs=candidate_inputs(args),
+    )
     if args.candidates:
         items = [
             item.truncated(args.depth) if args.depth else item

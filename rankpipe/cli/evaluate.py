@@ -7,7 +7,8 @@ import csv
 import json
 import sys
 
-from rankpipe.atomic import atomic_write, check_writable
+from rankpipe.atomic import atomic_write
+from rankpipe.cli.inputs import check_outputs
 from rankpipe.data.trec import read_qrels
 from rankpipe.evaluation.metrics import DEFAULT_METRICS, Evaluation, evaluate
 from rankpipe.evaluation.significance import paired_t_tests
@@ -42,8 +43,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    if args.per_query:
-        check_writable(args.per_query, "--per-query")
+    check_outputs(
+        [(args.per_query, "--per-query")],
+        inputs=[(args.qrels, "--qrels"), *((run, "RUN") for run in args.runs)],
+    )
     read_qrels(args.qrels)  # a bad qrels file is named before any run is read
     results = {path: evaluate(path, args.qrels, args.metrics) for path in args.runs}
     names = list(next(iter(results.values())).aggregate)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
-from rankpipe.atomic import check_writable
-from rankpipe.cache import default_cache_path
+from rankpipe.atomic import check_writable, same_file
+from rankpipe.cache import default_cache_path, describe_default_cache
 from rankpipe.data.candidates import join_candidates, read_candidates
 from rankpipe.data.corpus import read_corpus
 from rankpipe.data.datasets import load_dataset
@@ -18,6 +18,7 @@ from rankpipe.data.topics import read_topics
 from rankpipe.data.trec import read_qrels, read_run
 from rankpipe.data.types import Qrels, QueryCandidates
 from rankpipe.errors import InputError
+from rankpipe.judges.spec import parse_spec
 
 
 def add_candidate_arguments(parser: argparse.ArgumentParser, qrels: bool = True) -> None:
@@ -85,7 +86,7 @@ def add_cache_arguments(parser: argparse.ArgumentParser, no_cache_help: str) -> 
         "--cache",
         type=Path,
         metavar="FILE",
-        help=f"judgment cache (default {default_cache_path()})",
+        help=f"judgment cache (default {describe_default_cache()})",
     )
     cache.add_argument("--no-cache", action="store_true", help=no_cache_help)
 
@@ -141,18 +142,56 @@ def finite_float(
     return parse
 
 
-def check_outputs(outputs: Sequence[tuple[str | Path | None, str]]) -> None:
-    """Pre-flight: every (path, option) can be written and no two options name the same file;
-    raises InputError naming the first that cannot, before any judging is paid for."""
-    seen: dict[Path, str] = {}
+STDOUT = "-"
+"""An output path that means standard output, where a command allows it."""
+
+Paths = Sequence[tuple[str | Path | None, str]]
+"""(path or None, the option that gave it)"""
+
+
+def check_outputs(outputs: Paths, inputs: Paths = (), stdout: Collection[str] = ()) -> None:
+    """Pre-flight, before any judging is paid for: every (path, option) of `outputs` can be
+    written, no two options name the same file, and no output is one of the `inputs` (by resolved
+    path or by device and inode: through symbolic and hard links), which writing would destroy.
+    `-` is standard output for the options in `stdout` and refused for the others. Raises
+    InputError naming both options and both paths."""
+    seen: list[tuple[str | Path, str]] = []
+    given = [(path, option) for path, option in inputs if path is not None]
     for path, option in outputs:
         if path is None:
             continue
+        if str(path) == STDOUT:
+            if option not in stdout:
+                raise InputError(
+                    f"{option} -: this option cannot write to standard output; give a file name"
+                )
+            continue
         check_writable(path, option)
-        resolved = Path(path).resolve()
-        if resolved in seen:
-            raise InputError(f"{option} {path}: the same file as {seen[resolved]}")
-        seen[resolved] = option
+        for other, other_option in given:
+            if same_file(path, other):
+                raise InputError(
+                    f"{option} {path}: the same file as the input {other_option} {other}; "
+                    "writing it would destroy that input, so give another file name"
+                )
+        for other, other_option in seen:
+            if same_file(path, other):
+                raise InputError(f"{option} {path}: the same file as {other_option}")
+        seen.append((path, option))
+
+
+def candidate_inputs(args: argparse.Namespace) -> list[tuple[str | None, str]]:
+    """The input files the candidate options name, with their options (None when not given)."""
+    options = ("candidates", "run", "corpus", "topics", "qrels")
+    return [(getattr(args, name, None), f"--{name}") for name in options]
+
+
+def judge_inputs(spec: str) -> list[tuple[str | None, str]]:
+    """The files a judge spec reads (`sim:qrels=FILE`), with the option that names them."""
+    try:
+        parsed = parse_spec(spec)
+    except InputError:
+        return []  # refused, with its own message, when the judge is made
+    return [(parsed.options.get("qrels"), "--judge qrels=")]
 
 
 def check_qrels_cover(items: Sequence[QueryCandidates], qrels: Qrels | None, source: str) -> None:

@@ -1,7 +1,15 @@
 """The `rankpipe` command: one subcommand per entry of COMMANDS.
 
-Exit codes: 0 success, 2 bad input (a one-line message naming the file, line and expectation),
-1 internal error (set RANKPIPE_DEBUG=1 for the traceback).
+Exit codes: 0 success, 2 bad input (a one-line message naming the file, line and expectation;
+argparse's refusals too, without its usage block), 1 a failure that is not the input's (a judge
+or server that failed for good, a file that cannot be written: disk full, a file-size limit) or an
+internal error (set RANKPIPE_DEBUG=1 for the traceback), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM, as `kill`, systemd, Kubernetes and batch schedulers send it).
+
+SIGTERM is handled as Ctrl-C is: a `Terminated` exception (a KeyboardInterrupt) is raised in the
+main thread, so every path that saves finished work on Ctrl-C (the executor commits the pending
+answers to the cache; outputs are written through a temporary file and renamed, so none is left
+half-written) does so on SIGTERM too.
 
 Only the module of the command being run is imported (the others are listed by name and help), so
 `rankpipe --help` answers without loading torch, transformers, pandas or ir-measures. To add a
@@ -14,9 +22,13 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 import traceback
-from collections.abc import Collection, Sequence
+import contextlib
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from typing import NoReturn
 
 from rankpipe import __version__
 from rankpipe.errors import InputError
@@ -63,10 +75,40 @@ together, in the order the module registers them."""
 TOP_LEVEL_FLAGS = ("-v", "--verbose")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: raised in the main thread, handled wherever Ctrl-C is."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a refused argument is one line (`rankpipe rerank: error: argument --depth:
+    must be at least 1, got 0`), as every other error of the CLI is; `--help` shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block SIGTERM raises Terminated in the main thread (elsewhere a signal handler
+    cannot be installed, and the default stays)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser:
     """The `rankpipe` parser. The commands in `load` (all when None) come with their options,
     which imports their modules; the others are listed by name and help only."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="rankpipe",
         description="Rerank and evaluate search results with LLM pairwise judgments.",
     )
@@ -121,25 +163,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="rankpipe: %(levelname)s: %(message)s",
     )
     quiet_third_party_progress()
+    # urllib3 logs each retry as `Retrying (CountedRetry(total=2, ...))`: the openai judge says
+    # what it retries in its own words (with --verbose), so urllib3's lines are not for users
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     try:
-        return int(args.handler(args) or 0)
+        with sigterm_as_interrupt():
+            return int(args.handler(args) or 0)
     except InputError as error:
         print(f"rankpipe {args.command}: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader (e.g. `| head`) went away: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
+    except Terminated:
+        print(f"rankpipe {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"rankpipe {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # an internal failure: say what, keep the traceback for debugging
-        if os.environ.get("RANKPIPE_DEBUG"):
-            traceback.print_exc()
+    except OSError as error:  # a file that could not be written (disk full, a size limit)
+        if error.filename is None:
+            return _internal_error(args.command, error)
         print(
-            f"rankpipe {args.command}: internal error: {type(error).__name__}: {error}",
+            f"rankpipe {args.command}: error: {error.filename}: {error.strerror or error}",
             file=sys.stderr,
         )
         return 1
+    except Exception as error:  # an internal failure: say what, keep the traceback for debugging
+        return _internal_error(args.command, error)
+
+
+def _internal_error(command: str, error: Exception) -> int:
+    if os.environ.get("RANKPIPE_DEBUG"):
+        traceback.print_exception(error)
+    print(f"rankpipe {command}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

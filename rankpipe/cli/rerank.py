@@ -6,24 +6,28 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from rankpipe.atomic import written_together
 from rankpipe.cli.inputs import (
+    STDOUT,
     add_cache_arguments,
     add_candidate_arguments,
     cache_path,
+    candidate_inputs,
     check_outputs,
+    judge_inputs,
     check_qrels_cover,
     load_candidates,
     positive_int,
     show_progress,
 )
 from rankpipe.data.textfile import check_identifier
-from rankpipe.data.trec import write_run
-from rankpipe.data.types import QueryCandidates, run_from_candidates
+from rankpipe.data.trec import format_run, write_run
+from rankpipe.data.types import Qrels, QueryCandidates, run_from_candidates
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.evaluation.metrics import evaluate
-from rankpipe.reranker import Reranker
+from rankpipe.reranker import Reranker, RerankResult
 from rankpipe.strategies.base import Strategy
 from rankpipe.strategies.quicksort import QuickSelect
 from rankpipe.strategies.registry import make_strategy
@@ -61,7 +65,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="positions the strategy decides (default 10)",
     )
     parser.add_argument(
-        "--output", required=True, metavar="RUN", help="the reranked TREC run to write"
+        "--output",
+        required=True,
+        metavar="RUN",
+        help="the reranked TREC run to write (-: standard output, with --cost FILE)",
     )
     parser.add_argument("--cost", metavar="FILE", help="cost ledger (default RUN.cost.json)")
     add_cache_arguments(parser, no_cache_help="keep judgments in memory only")
@@ -97,8 +104,17 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     cache = cache_path(args)
+    to_stdout = args.output == STDOUT
+    if to_stdout and not args.cost:
+        raise InputError(
+            "--output -: the run goes to standard output; give --cost FILE for its cost ledger"
+        )
     cost_path = args.cost or f"{args.output}.cost.json"
-    check_outputs([(args.output, "--output"), (cost_path, "--cost"), (cache, "--cache")])
+    check_outputs(
+        [(args.output, "--output"), (cost_path, "--cost"), (cache, "--cache")],
+        inputs=[*candidate_inputs(args), *judge_inputs(args.judge)],
+        stdout={"--output"},
+    )
     tag = args.tag or f"rankpipe-{args.strategy.partition(':')[0]}"
     try:
         check_identifier("run tag", tag)
@@ -138,14 +154,34 @@ def run_command(args: argparse.Namespace) -> int:
         )
         return 1
     with written_together():  # the run and its ledger: both or neither
-        write_run(result.run, args.output, tag=tag)
+        if to_stdout:
+            run_text = format_run(result.run, tag=tag)
+        else:
+            write_run(result.run, args.output, tag=tag)
         result.cost.write(cost_path)
+    if to_stdout:  # the run alone on standard output; what is said about it goes to stderr
+        sys.stdout.write(run_text)
+        sys.stdout.flush()
+    _report(args, result, items, qrels, cost_path, sys.stderr if to_stdout else sys.stdout)
+    return 0
+
+
+def _report(
+    args: argparse.Namespace,
+    result: RerankResult,
+    items: Sequence[QueryCandidates],
+    qrels: Qrels | None,
+    cost_path: str,
+    out: TextIO,
+) -> None:
+    """What the run cost, and how it scores against the first stage when there are qrels."""
     total = result.cost.total()
     print(
         f"reranked {len(items)} queries with {args.strategy} / {args.judge}: "
         f"{total['comparisons']:.0f} comparisons, {total['inferences']:.0f} inferences "
         f"({total['cache_hits']:.0f} prompts from cache), {total['judge_calls']:.0f} judge calls, "
-        f"{total['rounds']:.0f} rounds, {total['wall_s']:.1f} s"
+        f"{total['rounds']:.0f} rounds, {total['wall_s']:.1f} s",
+        file=out,
     )
     if total["invalid_answers"]:
         print(
@@ -154,14 +190,17 @@ def run_command(args: argparse.Namespace) -> int:
             "permutations); see --verbose",
             file=sys.stderr,
         )
-    print(f"wrote {args.output} and {cost_path}")
+    where = "standard output" if args.output == STDOUT else args.output
+    print(f"wrote {where} and {cost_path}", file=out)
     if qrels:
         judged = {qid: labels for qid, labels in qrels.items() if qid in result.run}
         before = evaluate(run_from_candidates(items), judged).aggregate
         after = evaluate(result.run, judged).aggregate
         for name in after:
-            print(f"  {name:<14} first stage {before[name]:.4f}  reranked {after[name]:.4f}")
-    return 0
+            print(
+                f"  {name:<14} first stage {before[name]:.4f}  reranked {after[name]:.4f}",
+                file=out,
+            )
 
 
 def _announce_substitution(

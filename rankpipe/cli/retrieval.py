@@ -7,8 +7,14 @@ import time
 from pathlib import Path
 from typing import TypeVar
 
-from rankpipe.atomic import check_writable
-from rankpipe.cli.inputs import finite_float, non_negative_int, positive_int, show_progress
+from rankpipe.atomic import check_writable, same_file
+from rankpipe.cli.inputs import (
+    check_outputs,
+    finite_float,
+    non_negative_int,
+    positive_int,
+    show_progress,
+)
 from rankpipe.data.corpus import read_corpus
 from rankpipe.data.datasets import load_dataset
 from rankpipe.data.topics import read_topics
@@ -161,6 +167,11 @@ def index_command(args: argparse.Namespace) -> int:
     else:
         _refuse_options(args, "dense", engine="--engine", k1="--k1", b="--b")
     check_writable(Path(args.out) / MANIFEST, "--out")
+    if _inside(args.corpus, args.out):
+        raise InputError(
+            f"--out {args.out}: holds the input --corpus {args.corpus}; writing the index there "
+            "could destroy it, so give another folder"
+        )
     corpus = read_corpus(args.corpus)
     start = time.perf_counter()
     if args.kind == "bm25":
@@ -191,7 +202,15 @@ def index_command(args: argparse.Namespace) -> int:
 
 
 def retrieve_command(args: argparse.Namespace) -> int:
-    check_writable(args.output, "--output")
+    index_files = sorted(Path(args.index).glob("*")) if Path(args.index).is_dir() else []
+    check_outputs(
+        [(args.output, "--output")],
+        inputs=[
+            (args.topics, "--topics"),
+            (args.qrels, "--qrels"),
+            *((path, "--index") for path in index_files),
+        ],
+    )
     queries, qrels = _queries(args)
     start = time.perf_counter()
     retriever = open_index(args.index, model=args.model, device=args.device)
@@ -212,7 +231,10 @@ def retrieve_command(args: argparse.Namespace) -> int:
 def fuse_command(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         raise InputError("give two or more runs to fuse")
-    check_writable(args.output, "--output")
+    check_outputs(
+        [(args.output, "--output")],
+        inputs=[(args.qrels, "--qrels"), *((run, "RUN") for run in args.runs)],
+    )
     runs = {path: read_run(path) for path in args.runs}
     fused = reciprocal_rank_fusion(
         list(runs.values()), k=args.rrf_k, depth=args.depth, top=args.top
@@ -243,6 +265,14 @@ def _refuse_options(args: argparse.Namespace, kind: str, **options: str) -> None
     given = [flag for name, flag in options.items() if getattr(args, name) not in (None, False)]
     if given:
         raise InputError(f"{', '.join(given)}: not options of a {kind} index")
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether `path` lies in `folder` (both resolved), or is it."""
+    try:
+        return Path(folder).resolve() in Path(path).resolve().parents or same_file(path, folder)
+    except (OSError, RuntimeError):
+        return False
 
 
 def _default(value: T | None, default: T) -> T:

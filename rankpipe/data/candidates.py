@@ -18,14 +18,17 @@ from rankpipe.errors import InputError, line_error
 
 def read_candidates(path: str | Path) -> list[QueryCandidates]:
     """Read a candidates file; hits are ordered by their rank field (file order on ties)."""
-    items = [_parse_record(where, record) for where, record in _records(path)]
+    items = []
+    seen: dict[str, str] = {}
+    for where, record in _records(path):
+        item = _parse_record(where, record)
+        first = seen.setdefault(item.query.qid, where)
+        if first is not where:
+            earlier = first.partition(" of ")[0]
+            raise InputError(f"{where}: query {item.query.qid} appears twice (first at {earlier})")
+        items.append(item)
     if not items:
         raise InputError(f"{path}: no queries")
-    seen: set[str] = set()
-    for item in items:
-        if item.query.qid in seen:
-            raise InputError(f"{path}: query {item.query.qid} appears twice")
-        seen.add(item.query.qid)
     return items
 
 

@@ -6,7 +6,10 @@ whitespace, a control character or a stray byte order mark cannot be written and
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
+import os
+import stat
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,15 +19,37 @@ from rankpipe.errors import InputError
 
 
 def open_text(path: str | Path) -> TextIO:
+    """The file as text. A pipe or other stream works too (`--candidates /dev/stdin`, a process
+    substitution `<(zcat ...)`): it is read once, in order, as every reader here reads."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    check_readable(path)
     try:
         if path.suffix == ".gz":
             return gzip.open(path, "rt", encoding="utf-8-sig")
         return open(path, encoding="utf-8-sig")
     except OSError as error:
         raise InputError(f"{path}: cannot open it ({error.strerror or error})") from None
+
+
+def check_readable(path: Path) -> None:
+    """InputError unless `path` is something to read: a file, or a pipe or device (not a folder);
+    a missing file, a dangling symbolic link and a symbolic link loop are each named."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(
+                f"{path}: a symbolic link to {os.readlink(path)}, which does not exist"
+            ) from None
+        raise InputError(f"{path}: no such file") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise InputError(
+                f"{path}: a loop of symbolic links (it never reaches a file)"
+            ) from None
+        raise InputError(f"{path}: cannot open it ({error.strerror or error})") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: is a directory, not a file")
 
 
 @contextlib.contextmanager

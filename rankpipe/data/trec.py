@@ -1,9 +1,12 @@
-"""TREC run files (`qid Q0 docid rank score tag`) and qrels (`qid 0 docid grade`)."""
+"""TREC run files (`qid Q0 docid rank score tag`) and qrels (`qid 0 docid grade`).
+
+Readers are linear in the file: a run's duplicate docids are found with a set per query (a list
+scan per line made a 1,000,000-line run take minutes)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from rankpipe.atomic import atomic_write
@@ -19,6 +22,7 @@ def read_run(path: str | Path) -> Run:
     Raises InputError on a malformed line, a score that is not a finite number, a duplicate docid
     within a query, or an empty file."""
     rows: dict[str, list[tuple[float, int, str]]] = {}
+    seen: dict[str, set[str]] = {}
     for number, line in numbered_lines(path):
         fields = split_fields(path, number, line)
         if len(fields) != 6:
@@ -36,10 +40,11 @@ def read_run(path: str | Path) -> Run:
             raise line_error(path, number, f"score must be a number, got {score!r}") from None
         if not math.isfinite(value):
             raise line_error(path, number, f"score must be a finite number, got {score!r}")
-        entries = rows.setdefault(qid, [])
-        if any(d == docid for _, _, d in entries):
+        docids = seen.setdefault(qid, set())
+        if docid in docids:
             raise line_error(path, number, f"docid {docid} appears twice for query {qid}")
-        entries.append((value, number, docid))
+        docids.add(docid)
+        rows.setdefault(qid, []).append((value, number, docid))
     if not rows:
         raise InputError(f"{path}: the run is empty")
     run: Run = {}
@@ -54,6 +59,19 @@ def write_run(run: Mapping[str, Ranking], path: str | Path, tag: str = "rankpipe
 
     Raises InputError, writing nothing, when an identifier or the tag holds whitespace or a
     control character, or a score is not finite: the file could not be read back."""
+    _check_run(run, tag)
+    with atomic_write(path) as out:
+        for line in _run_lines(run, tag):
+            out.write(line)
+
+
+def format_run(run: Mapping[str, Ranking], tag: str = "rankpipe") -> str:
+    """The text `write_run` writes (for standard output), checked as it checks it."""
+    _check_run(run, tag)
+    return "".join(_run_lines(run, tag))
+
+
+def _check_run(run: Mapping[str, Ranking], tag: str) -> None:
     check_identifier("run tag", tag)
     for qid, ranking in run.items():
         check_identifier("qid", qid)
@@ -61,11 +79,13 @@ def write_run(run: Mapping[str, Ranking], path: str | Path, tag: str = "rankpipe
             check_identifier(f"docid (query {qid})", docid)
             if not math.isfinite(score):
                 raise InputError(f"query {qid}, docid {docid}: score {score} is not finite")
-    with atomic_write(path) as out:
-        for qid, ranking in run.items():
-            hits = zip(ranking.docids, ranking.scores, strict=True)
-            for rank, (docid, score) in enumerate(hits, start=1):
-                out.write(f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n")
+
+
+def _run_lines(run: Mapping[str, Ranking], tag: str) -> Iterator[str]:
+    for qid, ranking in run.items():
+        hits = zip(ranking.docids, ranking.scores, strict=True)
+        for rank, (docid, score) in enumerate(hits, start=1):
+            yield f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n"
 
 
 def read_qrels(path: str | Path) -> Qrels:

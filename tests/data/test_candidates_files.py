@@ -141,7 +141,7 @@ def hit(docid: str, **fields: object) -> dict[str, object]:
         ),
         (
             [{"query": "fleas", "hits": [hit("d1")]}, "", {"query": "ticks", "hits": [hit("d2")]}],
-            "{path}: query q1 appears twice",
+            "line 3 of {path}: query q1 appears twice (first at line 1)",
         ),
         (["", "  "], "{path}: no queries"),
     ],

@@ -134,7 +134,9 @@ CASES: dict[str, Case] = {
         {"run.trec.gz": gzip.compress(RUN_LINE.encode() * 100)[:-30]},
     ),
     "run-missing": Case(["evaluate", RUN, "--qrels", DEMO_QRELS], (RUN, "no such file")),
-    "run-is-a-directory": Case(["evaluate", "{tmp}/in", "--qrels", DEMO_QRELS], ("no such file",)),
+    "run-is-a-directory": Case(
+        ["evaluate", "{tmp}/in", "--qrels", DEMO_QRELS], ("{tmp}/in: is a directory",)
+    ),
     "run-no-judged-query": bad_run(
         "x1 Q0 a 1 1.0 t\n", "none of the 1 queries", "qrels", "x1", "d1"
     ),
@@ -300,7 +302,19 @@ CASES: dict[str, Case] = {
     ),
     "cands-duplicate-docid": bad_candidates(query(HIT, HIT), expect=("line 1", "appears twice")),
     "cands-duplicate-query": bad_candidates(
-        query(HIT), query(HIT), expect=("query d1 appears twice",)
+        query(HIT), query(HIT), expect=("line 2 of", "query d1 appears twice (first at line 1)")
+    ),
+    "cands-duplicate-query-in-a-list": Case(
+        [*RERANK, "--candidates", CANDS_JSON],
+        ("record 3 of", "query d1 appears twice (first at record 1)"),
+        {"cands.json": json.dumps([query(HIT), query(hit(qid="d2")), query(HIT)])},
+    ),
+    "cands-symlink-loop": Case(
+        [*RERANK, "--candidates", "{tmp}/loop"], ("{tmp}/loop", "a loop of symbolic links")
+    ),
+    "cands-dangling-symlink": Case(
+        [*RERANK, "--candidates", "{tmp}/dangling"],
+        ("{tmp}/dangling: a symbolic link to {tmp}/nowhere, which does not exist",),
     ),
     "cands-empty": Case(
         [*RERANK, "--candidates", CANDS], (CANDS, "no queries"), {"cands.jsonl": ""}
@@ -519,6 +533,8 @@ def test_bad_input_exits_2_naming_what_is_wrong_and_writes_nothing(
     for name, content in case.files.items():
         path = tmp_path / "in" / name
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     before = _files(tmp_path)
     argv = [arg.format(tmp=tmp_path) for arg in case.argv]
     try:
@@ -530,8 +546,7 @@ def test_bad_input_exits_2_naming_what_is_wrong_and_writes_nothing(
     assert out == ""
     line = err.rstrip("\n").split("\n")[-1]
     assert line.startswith(f"rankpipe {argv[0]}: error: ")
-    if "argument " not in line:  # not a usage error: then the message is all there is
-        assert err.count("\n") == 1
+    assert err.count("\n") == 1  # argparse's refusals too: no usage block before the message
     for piece in case.expect:
         assert piece.format(tmp=tmp_path) in line
     assert _files(tmp_path) == before  # no output, ledger, cache or temporary file
