@@ -344,7 +344,7 @@ def end_to_end(
         done: dict[str, Any] = {}
 
         def rerank(e: Any = executor, s: str = strategy, done: dict[str, Any] = done) -> None:
-            done["ledger"] = e.rerank(chosen, make_strategy(s), 10)[1]
+            done["ledger"] = e.run(chosen, make_strategy(s), 10).ledger
 
         seconds = clock(device, rerank)
         total = done["ledger"].total()

@@ -157,9 +157,10 @@ def rankpipe_side(args: argparse.Namespace) -> dict[str, Any]:
     (item,) = dl19_items([args.qid], 1)
     item = item.truncated(args.depth)
     started = time.perf_counter()
-    run, ledger = Executor(j, batch_size=args.executor_batch, both_orders=True).rerank(
+    results = Executor(j, batch_size=args.executor_batch, both_orders=True).run(
         [item], make_strategy("heapsort:sift=sequential"), 10
     )
+    run, ledger = results.run, results.ledger
     wall = time.perf_counter() - started
     total = ledger.total()
     return {

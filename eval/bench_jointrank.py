@@ -77,9 +77,10 @@ def one_run(
     dataset = load_dataset("dl19")
     judge = SimulatedJudge(dataset.qrels, noise=noise, seed=seed)
     with threadpool_limits(1):
-        run, cost = Executor(judge, both_orders=both_orders).rerank(
+        results = Executor(judge, both_orders=both_orders).run(
             dataset.candidates, make_strategy(spec), top_k=10
         )
+        run, cost = results.run, results.ledger
     mean = cost.mean_per_query()
     return ndcg(run, dataset.qrels), mean["inferences"], mean["rounds"]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from rankpipe.atomic import atomic_write
 from rankpipe.data.datasets import load_dataset
 from rankpipe.evaluation.metrics import evaluate
-from rankpipe.rerank import rerank
+from rankpipe.reranker import rerank
 
 STRATEGIES = [
     ("heapsort", "pairwise heapsort"),
@@ -70,7 +70,12 @@ def measure(spec: str, note: str, seeds: int, noises: tuple[float, ...] = NOISES
         values, inferences, rounds, max_rounds = [], [], [], []
         for seed in range(seeds if noise else 1):
             result = rerank(
-                dataset.candidates, f"sim:noise={noise},seed={seed}", spec, 10, qrels=dataset.qrels
+                dataset.candidates,
+                f"sim:noise={noise},seed={seed}",
+                spec,
+                10,
+                qrels=dataset.qrels,
+                cache=None,
             )
             values.append(
                 evaluate(result.run, dataset.qrels or {}, ["nDCG@10"]).aggregate["nDCG@10"]

@@ -24,7 +24,7 @@ from rankpipe.atomic import atomic_write
 from rankpipe.data.datasets import load_dataset
 from rankpipe.data.types import QueryCandidates
 from rankpipe.evaluation.metrics import evaluate
-from rankpipe.rerank import rerank
+from rankpipe.reranker import rerank
 
 STRATEGIES = [
     ("first-stage", "BM25 order, no judge"),
@@ -83,8 +83,14 @@ def measure(spec: str, note: str, seeds: int) -> Row:
             for seed in range(seeds if noise else 1):
                 judge = f"sim:noise={noise},seed={seed}"
                 result = rerank(
-                    dataset.candidates, judge, spec, 10, qrels=dataset.qrels, both_orders=both
-                )
+                    dataset.candidates,
+                        judge,
+                        spec,
+                        10,
+                        qrels=dataset.qrels,
+                        orders="both" if both else "one",
+                        cache=None,
+                    )
                 values.append(
                     evaluate(result.run, dataset.qrels or {}, ["nDCG@10"]).aggregate["nDCG@10"]
                 )
@@ -129,7 +135,7 @@ def across_first_stages() -> str:
         cells = []
         for name in FIRST_STAGES:
             items, qrels = candidates(name)
-            result = rerank(items, "sim", spec, 10, qrels=qrels)
+            result = rerank(items, "sim", spec, 10, qrels=qrels, cache=None)
             per_query = list(result.cost.per_query.values())
             ndcg = evaluate(result.run, qrels, ["nDCG@10"]).aggregate["nDCG@10"]
             comparisons = statistics.mean(c.comparisons for c in per_query)

@@ -114,7 +114,7 @@ def main() -> None:
         strategy = make_strategy(spec)
         executor = Executor(judge, cache=MemoryCache(), batch_size=args.batch_size)
         try:
-            _, ledger = executor.rerank(items, strategy, args.top_k)
+            ledger = executor.run(items, strategy, args.top_k).ledger
         except RuntimeError as error:
             results.append({"strategy": spec, "skipped": str(error)})
             print(f"{spec}: skipped ({error})")

@@ -1,5 +1,6 @@
 """`Reranker`: a judge, a strategy and a cache held together, reused across calls; the front door
-that `rankpipe rerank`, `rankpipe.rerank.rerank` and the PyTerrier transformer go through.
+that `rankpipe rerank`, `rerank()` (one call of a Reranker) and the PyTerrier transformer go
+through.
 
     with Reranker("sim:noise=0.1", "quickselect", qrels=dl19.qrels) as reranker:
         result = reranker.rerank(dl19.candidates)      # or a DataFrame with PyTerrier's columns
@@ -13,12 +14,14 @@ tools sorting by score keep the order; else n, n-1, ..., 1 by rank. First-stage 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -26,11 +29,11 @@ from rankpipe.cache import Cache, MemoryCache, SQLiteCache, default_cache_path
 from rankpipe.cost import CostLedger
 from rankpipe.data.types import Qrels, QueryCandidates, Ranking, Run, run_from_candidates
 from rankpipe.errors import InputError
-from rankpipe.executor import Executor
+from rankpipe.executor import Executor, Outcome
 from rankpipe.judges.base import Judge
 from rankpipe.judges.spec import make_judge
-from rankpipe.strategies.aggregate import ScoredOrder
-from rankpipe.strategies.base import Strategy, StrategyRun
+from rankpipe.scheduler import Scheduler
+from rankpipe.strategies.base import Strategy
 from rankpipe.strategies.registry import make_strategy
 
 if TYPE_CHECKING:
@@ -54,6 +57,9 @@ class RerankResult:
     cost: CostLedger
     candidates: tuple[QueryCandidates, ...] = ()
     """What was reranked (texts, first-stage scores and ranks), cut to the Reranker's depth."""
+    outcomes: Mapping[str, Outcome] = field(default_factory=dict)
+    """qid -> the executor's Outcome: the strategy's order and scores, what it asked and was
+    answered, its cost."""
 
     @property
     def first_stage(self) -> Run:
@@ -103,7 +109,11 @@ class Reranker:
         self.judge = make_judge(judge, qrels) if isinstance(judge, str) else judge
         self.strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
         self.top_k, self.depth = top_k, depth
+        self._owns_judge = isinstance(judge, str)
         self.cache, self._owns_cache = _open(cache)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._scheduler: Scheduler | None = None
         self._executor = Executor(
             self.judge,
             cache=self.cache,
@@ -115,26 +125,60 @@ class Reranker:
 
     def rerank(self, candidates: Iterable[QueryCandidates] | pd.DataFrame) -> RerankResult:
         """Rerank QueryCandidates, or a DataFrame with PyTerrier's columns (qid, query, docno,
-        text, and optionally score, rank)."""
+        text, and optionally score, rank). Safe to call from several threads at once: each call
+        keeps its own state, and their waves take turns with the judge and the cache."""
+        self._check_open()
+        items = self._cut(candidates)
+        results = self._executor.run(items, self.strategy, self.top_k)
+        scored = {qid: _scored(outcome) for qid, outcome in results.items()}
+        return RerankResult(scored, results.ledger, items, results.outcomes)
+
+    def submit(
+        self, item: QueryCandidates, strategy: Strategy | None = None, top_k: int | None = None
+    ) -> Future[Outcome]:
+        """Queue one query for continuous batching with every other query submitted meanwhile
+        (from any thread); the future resolves to its Outcome as soon as its strategy finishes.
+        `strategy` and `top_k` default to the Reranker's."""
+        self._check_open()
+        with self._lock:
+            if self._scheduler is None:
+                self._scheduler = Scheduler(self._executor)
+            scheduler = self._scheduler
+        item = item.truncated(self.depth) if self.depth else item
+        return scheduler.submit(item, strategy or self.strategy, top_k or self.top_k)
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The background scheduler behind `submit` (None until the first submit)."""
+        return self._scheduler
+
+    def close(self) -> None:
+        """Finish submitted queries, then close the cache this Reranker opened (one handed to it
+        stays open) and the judge it loaded from a spec (its model freed)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.close()
+        if self._owns_cache and isinstance(self.cache, SQLiteCache):
+            self.cache.close()
+        if self._owns_judge and hasattr(self.judge, "close"):
+            self.judge.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this Reranker is closed; make a new one")
+
+    def _cut(
+        self, candidates: Iterable[QueryCandidates] | pd.DataFrame
+    ) -> tuple[QueryCandidates, ...]:
         if hasattr(candidates, "columns"):
             from rankpipe.data.frames import candidates_from_frame
 
             candidates = candidates_from_frame(candidates)
-        items = tuple(item.truncated(self.depth) if self.depth else item for item in candidates)
-        keeping = _KeepOrders(self.strategy)
-        run, cost = self._executor.rerank(items, keeping, self.top_k)
-        if len(keeping.orders) != len(items):
-            raise RuntimeError(f"the executor ran {len(keeping.orders)} of {len(items)} queries")
-        scored = {
-            item.query.qid: _scored(run[item.query.qid], item, order)
-            for item, order in zip(items, keeping.orders, strict=True)
-        }
-        return RerankResult(scored, cost, items)
-
-    def close(self) -> None:
-        """Close the cache this Reranker opened (one handed to it stays open)."""
-        if self._owns_cache and isinstance(self.cache, SQLiteCache):
-            self.cache.close()
+        return tuple(item.truncated(self.depth) if self.depth else item for item in candidates)
 
     def __enter__(self) -> Reranker:
         return self
@@ -160,35 +204,12 @@ def _open(cache: str | Path | Cache | CacheDefault | None) -> tuple[Cache, bool]
     return cache, False
 
 
-@dataclass
-class _KeepOrders:
-    """The strategy, keeping the order each query's run returns (with the scores a ScoredOrder
-    carries), by query in the order the executor starts them."""
-
-    inner: Strategy
-    orders: list[list[int] | None] = field(default_factory=list)
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
-
-    def run(self, n: int, top_k: int) -> StrategyRun:
-        self.orders.append(None)
-        return self._kept(len(self.orders) - 1, self.inner.run(n, top_k))
-
-    def _kept(self, slot: int, run: StrategyRun) -> StrategyRun:
-        order = yield from run
-        self.orders[slot] = order
-        return order
-
-
-def _scored(ranking: Ranking, item: QueryCandidates, order: list[int] | None) -> Ranking:
-    """The ranking with the strategy's scores where its order carries finite ones."""
-    if order is None or tuple(item.candidates[i].docid for i in order) != ranking.docids:
-        raise RuntimeError(f"query {item.query.qid}: the strategy's order is not the run's")
-    if not isinstance(order, ScoredOrder) or not all(map(math.isfinite, order.scores)):
+def _scored(outcome: Outcome) -> Ranking:
+    """The outcome's ranking, with the strategy's scores where its order carries finite ones."""
+    ranking = outcome.ranking
+    if outcome.scores is None or not all(map(math.isfinite, outcome.scores)):
         return ranking
-    return Ranking(ranking.qid, ranking.docids, strictly_falling(order.scores))
+    return Ranking(ranking.qid, ranking.docids, strictly_falling(outcome.scores))
 
 
 def strictly_falling(scores: Sequence[float]) -> tuple[float, ...]:
@@ -200,3 +221,16 @@ def strictly_falling(scores: Sequence[float]) -> tuple[float, ...]:
             score = np.nextafter(falling[-1], np.float32(-np.inf))
         falling.append(score)
     return tuple(float(s) for s in falling)
+
+
+def rerank(
+    candidates: Iterable[QueryCandidates] | pd.DataFrame,
+    judge: str | Judge,
+    strategy: str | Strategy,
+    top_k: int = 10,
+    depth: int | None = 100,
+    **options: Any,
+) -> RerankResult:
+    """One call of a `Reranker` that lives for that call: the same arguments and defaults."""
+    with Reranker(judge, strategy, top_k, depth, **options) as reranker:
+        return reranker.rerank(candidates)

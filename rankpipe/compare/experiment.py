@@ -13,9 +13,9 @@ cost model fitted on this judge (rankpipe/compare/timecost.py)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from rankpipe.cache import Cache, MemoryCache
 from rankpipe.compare.timecost import CallSample
@@ -23,6 +23,7 @@ from rankpipe.cost import CostLedger
 from rankpipe.data.types import Qrels, QueryCandidates, Run, run_from_candidates
 from rankpipe.evaluation.metrics import DEFAULT_METRICS, Evaluation, evaluate
 from rankpipe.executor import Executor
+from rankpipe.forms import FormName
 from rankpipe.judges.base import (
     BlockJudgment,
     BlockPrompt,
@@ -37,7 +38,7 @@ from rankpipe.judges.base import (
     setwise_form,
 )
 from rankpipe.judges.telemetry import CallRecord, TimedJudge, TimedListJudge
-from rankpipe.strategies.base import BestOf, BlockRequest, Request, Strategy, StrategyRun
+from rankpipe.strategies.base import Strategy
 from rankpipe.strategies.registry import make_strategy
 
 
@@ -65,7 +66,7 @@ class Trial:
     run: Run
     ledger: CostLedger
     evaluation: Evaluation
-    kinds: set[RequestKind]
+    kinds: set[FormName]
     """What the strategy asked: pairwise prompts, listwise blocks, or neither (no requests)."""
     calls: list[CallRecord]
     """Judge calls this configuration made (those its prompts found in the cache are absent)."""
@@ -118,7 +119,6 @@ def run_experiment(
     for configuration in configurations:
         strategy = configuration.strategy
         strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
-        observed = _ObservedStrategy(strategy)
         executor = Executor(
             timed,
             list_judge=timed_list,
@@ -130,14 +130,14 @@ def run_experiment(
             reuse_reversed=False,
         )
         first_call = len(log)
-        run, ledger = executor.rerank(items, observed, top_k)
+        results = executor.run(items, strategy, top_k)
         trials.append(
             Trial(
                 configuration,
-                run,
-                ledger,
-                evaluate(run, judged, metrics),
-                observed.kinds,
+                results.run,
+                results.ledger,
+                evaluate(results.run, judged, metrics),
+                set().union(*(outcome.forms for outcome in results.values())),
                 log[first_call:],
             )
         )
@@ -145,15 +145,6 @@ def run_experiment(
     return Experiment(
         trials, first_stage, judge.identity, top_k, batch_size, tuple(metrics), log, samples
     )
-
-
-RequestKind = Literal["pair", "block", "set"]
-
-
-def _kind(request: Request) -> RequestKind:
-    if isinstance(request, BlockRequest):
-        return "block"
-    return "set" if isinstance(request, BestOf) else "pair"
 
 
 class _Metered:
@@ -188,24 +179,3 @@ class _MeteredListJudge(_Metered):
 class _MeteredSetJudge(_Metered):
     def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]:
         return self._call(self.inner.choose, prompts)  # type: ignore[no-any-return,union-attr]
-
-
-class _ObservedStrategy:
-    """A strategy decorator that notes whether its rounds hold comparisons, blocks, or both."""
-
-    def __init__(self, strategy: Strategy) -> None:
-        self.inner = strategy
-        self.name = strategy.name
-        self.kinds: set[RequestKind] = set()
-
-    def run(self, n: int, top_k: int) -> StrategyRun:
-        return self._watch(self.inner.run(n, top_k))
-
-    def _watch(self, run: StrategyRun) -> Generator[Sequence[Request], Sequence[Any], list[int]]:
-        try:
-            requests = next(run)
-            while True:
-                self.kinds.update(_kind(r) for r in requests)
-                requests = run.send((yield requests))
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]

@@ -9,20 +9,18 @@ Pair rules (`--pairs`), over positions in the candidates' order (first stage or 
 | `strategy:NAME[+opt=val...][,top_k=10]` | the comparisons a strategy asks while reranking |
 
 The window sample is drawn with a random generator seeded by (seed, qid), so a query gets the same
-pairs whatever else is mined with it. All queries' pairs go through one `Executor.rerank` call, so
+pairs whatever else is mined with it. All queries' pairs go through one `Executor.run` call, so
 mining is batched across queries, cached (a killed run resumes with no repeated inference and
-reuses judgments other runs left in the cache), and costed by the executor's ledger. The executor
-starts its queries' strategies in the order of the items it is given; the strategies here rely on
-that to know which query a run belongs to, and check it by the candidate count.
+reuses judgments other runs left in the cache), and costed by the executor's ledger. Each query's
+judged pairs are read from its own outcome (keyed by qid), whatever order queries ran in.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rankpipe.cache import Cache, open_cache
 from rankpipe.cost import CostLedger
@@ -30,7 +28,7 @@ from rankpipe.data.types import QueryCandidates
 from rankpipe.errors import InputError
 from rankpipe.executor import Executor
 from rankpipe.judges.base import Judge
-from rankpipe.strategies.base import Comparison, Request, Strategy, StrategyRun
+from rankpipe.strategies.base import Comparison, Strategy, StrategyRun
 from rankpipe.strategies.cascade import nested_spec
 from rankpipe.strategies.registry import make_strategy
 
@@ -121,71 +119,19 @@ def choose_pairs(n: int, rule: PairRule, rng: random.Random) -> list[tuple[int, 
     return pairs
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlannedPairs:
-    """A strategy that asks each query's planned pairs in one round and keeps first-stage order.
+    """A strategy that asks one query's planned pairs in one round and keeps first-stage order."""
 
-    `plans` holds one list of pairs per query, in the order the executor starts them."""
-
-    plans: Sequence[Sequence[tuple[int, int]]]
+    plan: tuple[tuple[int, int], ...]
     name: str = "mining"
-    answers: list[list[Pair]] = field(default_factory=list)
-    _next: Iterator[Sequence[tuple[int, int]]] | None = None
 
     def run(self, n: int, top_k: int) -> StrategyRun:
-        if self._next is None:
-            self._next = iter(self.plans)
-        plan = list(next(self._next))
-        record: list[Pair] = []
-        self.answers.append(record)
-        return self._ask(n, plan, record)
-
-    @staticmethod
-    def _ask(
-        n: int, plan: list[tuple[int, int]], record: list[Pair]
-    ) -> Generator[Sequence[Request], Sequence[Any], list[int]]:
-        if any(not (0 <= i < n and 0 <= j < n) for i, j in plan):
+        if any(not (0 <= i < n and 0 <= j < n) for i, j in self.plan):
             raise RuntimeError(f"mining plan out of range for {n} candidates")
-        if plan:
-            answers = yield [Comparison(i, j) for i, j in plan]
-            record.extend((i, j, float(p)) for (i, j), p in zip(plan, answers, strict=True))
+        if self.plan:
+            yield [Comparison(i, j) for i, j in self.plan]
         return list(range(n))
-
-
-@dataclass
-class RecordingStrategy:
-    """Wraps a strategy: forwards its rounds and answers unchanged and records every pairwise
-    comparison it asked with its answer (one list per query, in the order the executor starts
-    them)."""
-
-    inner: Strategy
-    answers: list[list[Pair]] = field(default_factory=list)
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
-
-    def run(self, n: int, top_k: int) -> StrategyRun:
-        record: list[Pair] = []
-        self.answers.append(record)
-        return self._forward(self.inner.run(n, top_k), record)
-
-    @staticmethod
-    def _forward(
-        run: StrategyRun, record: list[Pair]
-    ) -> Generator[Sequence[Request], Sequence[Any], list[int]]:
-        try:
-            requests = next(run)
-            while True:
-                answers = yield requests
-                record.extend(
-                    (r.a, r.b, float(p))
-                    for r, p in zip(requests, answers, strict=True)
-                    if isinstance(r, Comparison)
-                )
-                requests = run.send(answers)
-        except StopIteration as done:
-            return list(done.value)
 
 
 @dataclass(frozen=True)
@@ -218,15 +164,17 @@ def mine_pairs(
 ) -> Mined:
     """Judge the pairs `rule` picks for every query, batched across queries and cached."""
     items = list(items)
-    strategy: PlannedPairs | RecordingStrategy
+    strategy: Strategy | dict[str, Strategy]
     if rule.kind == "strategy":
-        strategy, top_k = RecordingStrategy(make_strategy(rule.strategy)), rule.top_k
+        strategy, top_k = make_strategy(rule.strategy), rule.top_k
     else:
-        plans = [
-            choose_pairs(len(item.candidates), rule, random.Random(f"{rule.seed}:{item.query.qid}"))
+        strategy = {
+            item.query.qid: PlannedPairs(tuple(choose_pairs(
+                len(item.candidates), rule, random.Random(f"{rule.seed}:{item.query.qid}")
+            )))
             for item in items
-        ]
-        strategy, top_k = PlannedPairs(plans), 1
+        }
+        top_k = 1
     executor = Executor(
         judge,
         cache=open_cache(cache),
@@ -234,14 +182,10 @@ def mine_pairs(
         both_orders=both_orders,
         progress=progress,
     )
-    _, ledger = executor.rerank(items, strategy, top_k)
-    if len(strategy.answers) != len(items):
-        raise RuntimeError(
-            f"mining recorded {len(strategy.answers)} queries for {len(items)} given"
-        )
+    results = executor.run(items, strategy, top_k)
+    ledger = results.ledger
     queries = [
-        MinedQuery(item, tuple(_distinct(pairs)))
-        for item, pairs in zip(items, strategy.answers, strict=True)
+        MinedQuery(item, tuple(_distinct(results[item.query.qid].comparisons()))) for item in items
     ]
     return Mined(queries, ledger, judge.identity, rule, both_orders)
 

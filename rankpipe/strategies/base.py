@@ -18,7 +18,7 @@ counter: the executor batches, caches and counts for it.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,3 +68,20 @@ def check_permutation(order: Sequence[int], n: int, strategy: str) -> list[int]:
             f"strategy {strategy} returned an order that is not a permutation of {n} candidates"
         )
     return list(order)
+
+
+def relay(
+    run: StrategyRun,
+    out: Callable[[Request], Request],
+    back: Callable[[Request, Any], Any],
+) -> Generator[list[Request], Sequence[Any], list[int]]:
+    """Drive another strategy's run round by round, its requests mapped by `out` and each answer
+    mapped by `back(request, answer)` before it is sent in; returns the run's order. (The one
+    place where a strategy drives another by hand; the executor drives all others.)"""
+    try:
+        requests = next(run)
+        while True:
+            answers = yield [out(r) for r in requests]
+            requests = run.send([back(r, a) for r, a in zip(requests, answers, strict=True)])
+    except StopIteration as done:
+        return list(done.value)

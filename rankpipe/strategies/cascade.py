@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rankpipe.errors import InputError
-from rankpipe.strategies.base import BlockRequest, Comparison, Request, Strategy, StrategyRun
+from rankpipe.strategies.base import (
+    BlockRequest,
+    Comparison,
+    Request,
+    Strategy,
+    StrategyRun,
+    relay,
+)
 from rankpipe.strategies.registry import make_strategy
 
 
@@ -35,17 +42,14 @@ def on_positions(
     """Drive a strategy written for len(positions) candidates over these positions of a larger list:
     its requests are mapped out, block answers mapped back, and its order returned as positions."""
     index = {p: i for i, p in enumerate(positions)}
-    try:
-        requests = next(run)
-        while True:
-            answers = yield [_map_out(r, positions) for r in requests]
-            back = [
-                tuple(index[m] for m in a) if isinstance(r, BlockRequest) else a
-                for r, a in zip(requests, answers, strict=True)
-            ]
-            requests = run.send(back)
-    except StopIteration as done:
-        return [positions[i] for i in done.value]
+    order = yield from relay(
+        run,
+        lambda request: _map_out(request, positions),
+        lambda request, answer: (
+            tuple(index[m] for m in answer) if isinstance(request, BlockRequest) else answer
+        ),
+    )
+    return [positions[i] for i in order]
 
 
 def _map_out(request: Request, positions: Sequence[int]) -> Request:

@@ -24,14 +24,14 @@ def _filled(path: Path, judge: TextJudge | None = None) -> tuple[list[QueryCandi
     """A cache file holding both orders of all pairs of 4 candidates of 2 queries (24 rows)."""
     items = queries(2, 4)
     cache = SQLiteCache(path)
-    _, ledger = Executor(judge or TextJudge(), cache=cache).rerank(items, AskRounds(ALL4), 4)
+    ledger = Executor(judge or TextJudge(), cache=cache).run(items, AskRounds(ALL4), 4).ledger
     cache.close()
     return items, int(ledger.total()["inferences"])
 
 
 def _rerun(path: Path, items: list[QueryCandidates]) -> None:
     with SQLiteCache(path) as cache:
-        Executor(TextJudge(), cache=cache).rerank(items, AskRounds(ALL4), 4)
+        Executor(TextJudge(), cache=cache).run(items, AskRounds(ALL4), 4)
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -43,7 +43,7 @@ def test_the_separator_collision_pair_gets_two_inferences() -> None:
     second = QueryCandidates(query, (Candidate("a", "x"), Candidate("b", "y\x1fz")))
     judge, cache = TextJudge(), MemoryCache()
     for item in (first, second):
-        Executor(judge, cache=cache, both_orders=False).rerank([item], AskRounds([[(0, 1)]]), 2)
+        Executor(judge, cache=cache, both_orders=False).run([item], AskRounds([[(0, 1)]]), 2)
     assert judge.shown == [("x\x1fy", "z"), ("x", "y\x1fz")]
     assert len(cache) == 2
 
@@ -121,7 +121,7 @@ def test_a_truncated_file_is_named_and_clear_recovers(
     path = tmp_path / "c.sqlite"
     items = queries(20, 12)
     with SQLiteCache(path) as cache:
-        Executor(TextJudge(), cache=cache).rerank(items, AskRounds(ALL4 * 3), 4)
+        Executor(TextJudge(), cache=cache).run(items, AskRounds(ALL4 * 3), 4)
     size = path.stat().st_size
     with open(path, "r+b") as handle:
         handle.truncate(size // 2)

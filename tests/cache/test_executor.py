@@ -59,7 +59,7 @@ def test_both_orders_asks_two_prompts_and_combines_them() -> None:
     items = _queries(1, 4)
     judge = _judge(items)
     strategy = AskRounds([[(0, 1), (3, 2)]])
-    _, ledger = Executor(judge, batch_size=8).rerank(items, strategy, 4)
+    ledger = Executor(judge, batch_size=8).run(items, strategy, 4).ledger
     assert strategy.answers == [[1.0, 0.0]]
     cost = ledger.per_query["q0"]
     assert (cost.comparisons, cost.prompts, cost.inferences, cost.cache_hits) == (2, 4, 4, 0)
@@ -70,8 +70,8 @@ def test_position_bias_is_averaged_out_with_both_orders() -> None:
     items = _queries(1, 4)
     judge = _judge(items, bias=1.0)  # always answers "the first one shown"
     both, one = AskRounds([[(0, 1)]]), AskRounds([[(0, 1)]])
-    Executor(judge).rerank(items, both, 4)
-    Executor(judge, both_orders=False).rerank(items, one, 4)
+    Executor(judge).run(items, both, 4)
+    Executor(judge, both_orders=False).run(items, one, 4)
     assert both.answers == [[0.5]] and one.answers == [[1.0]]
 
 
@@ -79,19 +79,19 @@ def test_one_order_answers_the_reverse_from_cache_only_when_asked_to() -> None:
     items = _queries(1, 3)
     judge = _judge(items)
     cache = MemoryCache()
-    Executor(judge, cache=cache, both_orders=False).rerank(items, AskRounds([[(0, 1)]]), 3)
+    Executor(judge, cache=cache, both_orders=False).run(items, AskRounds([[(0, 1)]]), 3)
     reverse = AskRounds([[(1, 0)]])
-    _, ledger = Executor(judge, cache=cache, both_orders=False, reuse_reversed=True).rerank(
+    ledger = Executor(judge, cache=cache, both_orders=False, reuse_reversed=True).run(
         items, reverse, 3
-    )
+    ).ledger
     assert reverse.answers == [[0.0]]
     assert judge.batches == [1]
     assert ledger.per_query["q0"].inferences == 0 and ledger.per_query["q0"].cache_hits == 1
     # by default a run asks its own prompt (2, 0), though the cache holds (0, 2)
-    Executor(judge, cache=cache, both_orders=False).rerank(items, AskRounds([[(0, 2)]]), 3)
-    _, ledger = Executor(judge, cache=cache, both_orders=False).rerank(
+    Executor(judge, cache=cache, both_orders=False).run(items, AskRounds([[(0, 2)]]), 3)
+    ledger = Executor(judge, cache=cache, both_orders=False).run(
         items, AskRounds([[(2, 0)]]), 3
-    )
+    ).ledger
     assert judge.batches == [1, 1, 1] and ledger.per_query["q0"].inferences == 1
 
 
@@ -99,7 +99,7 @@ def test_cross_query_batches_are_filled_and_counted() -> None:
     items = _queries(5, 6)
     judge = _judge(items)
     pairs = [(0, 1), (2, 3), (4, 5)]  # 3 comparisons x 2 orders = 6 prompts per query, 30 in all
-    _, ledger = Executor(judge, batch_size=8).rerank(items, AskRounds([pairs]), 6)
+    ledger = Executor(judge, batch_size=8).run(items, AskRounds([pairs]), 6).ledger
     assert judge.batches == [8, 8, 8, 6]
     total = ledger.total()
     assert total["judge_calls"] == 4 == math.ceil(30 / 8)
@@ -112,7 +112,7 @@ def test_repeats_within_and_across_rounds_are_judged_once() -> None:
     items = _queries(1, 4)
     judge = _judge(items)
     strategy = AskRounds([[(0, 1), (0, 1), (1, 0)], [(0, 1), (2, 3)]])
-    _, ledger = Executor(judge).rerank(items, strategy, 4)
+    ledger = Executor(judge).run(items, strategy, 4).ledger
     cost = ledger.per_query["q0"]
     assert cost.comparisons == 5 and cost.unique_comparisons == 2
     assert cost.prompts == 10 and cost.inferences == 4 and cost.cache_hits == 6
@@ -124,13 +124,15 @@ def test_second_run_on_a_persistent_cache_runs_nothing(tmp_path) -> None:  # noq
     items = _queries(3, 5)
     judge = _judge(items)
     strategy = AskRounds([[(0, 1), (1, 2)], [(3, 4)]])
-    first_run, first = Executor(judge, cache=SQLiteCache(tmp_path / "c.sqlite")).rerank(
+    results = Executor(judge, cache=SQLiteCache(tmp_path / "c.sqlite")).run(
         items, strategy, 5
     )
+    first_run, first = results.run, results.ledger
     calls = len(judge.batches)
-    again_run, again = Executor(judge, cache=SQLiteCache(tmp_path / "c.sqlite")).rerank(
+    results = Executor(judge, cache=SQLiteCache(tmp_path / "c.sqlite")).run(
         items, strategy, 5
     )
+    again_run, again = results.run, results.ledger
     assert len(judge.batches) == calls
     assert again.total()["inferences"] == 0 and again.total()["judge_calls"] == 0
     assert again.total()["standalone_inferences"] == first.total()["standalone_inferences"] == 18
@@ -143,13 +145,13 @@ def test_a_failing_judge_keeps_finished_batches_in_the_cache(tmp_path) -> None: 
     judge = _judge(items)
     judge.fail_on_call = 3
     with pytest.raises(JudgeError):
-        Executor(judge, cache=cache, batch_size=4).rerank(items, AskRounds([[(0, 1), (2, 3)]]), 4)
+        Executor(judge, cache=cache, batch_size=4).run(items, AskRounds([[(0, 1), (2, 3)]]), 4)
     # two batches of four were stored before the failure
     assert sum(n for _, n in cache.stats()) == 8
     judge.fail_on_call = None
-    _, ledger = Executor(judge, cache=cache, batch_size=4).rerank(
+    ledger = Executor(judge, cache=cache, batch_size=4).run(
         items, AskRounds([[(0, 1), (2, 3)]]), 4
-    )
+    ).ledger
     assert ledger.total()["inferences"] == 8 and ledger.total()["cache_hits"] == 8
 
 
@@ -164,4 +166,4 @@ def test_a_strategy_that_returns_no_permutation_is_refused() -> None:
 
     items = _queries(1, 2)
     with pytest.raises(RuntimeError, match="not a permutation"):
-        Executor(_judge(items)).rerank(items, Broken(), 2)
+        Executor(_judge(items)).run(items, Broken(), 2)

@@ -26,21 +26,21 @@ def test_invalid_answers_are_asked_again_after_the_judge_is_fixed(tmp_path: Path
     judge = TextJudge()
     judge.broken = True
     with SQLiteCache(path) as cache:
-        _, broken = Executor(judge, cache=cache).rerank(items, AskRounds(PAIRS), 4)
+        broken = Executor(judge, cache=cache).run(items, AskRounds(PAIRS), 4).ledger
     assert broken.total()["inferences"] == broken.total()["invalid_answers"] == 18
     asked = list(judge.shown)
 
     judge.broken, judge.shown = False, []
     strategy = AskRounds(PAIRS)
     with SQLiteCache(path) as cache:
-        _, fixed = Executor(judge, cache=cache).rerank(items, strategy, 4)
+        fixed = Executor(judge, cache=cache).run(items, strategy, 4).ledger
     assert judge.shown == asked  # exactly those prompts again
     assert fixed.total()["inferences"] == 18 and fixed.total()["invalid_answers"] == 0
     assert strategy.answers[0] == [1.0, 1.0, 1.0]  # no longer the garbage 0.5
 
     judge.shown = []
     with SQLiteCache(path) as cache:  # now valid answers are served
-        _, again = Executor(judge, cache=cache).rerank(items, AskRounds(PAIRS), 4)
+        again = Executor(judge, cache=cache).run(items, AskRounds(PAIRS), 4).ledger
     assert judge.shown == [] and again.total()["cache_hits"] == 18
 
 
@@ -52,7 +52,7 @@ def test_invalid_answers_are_served_and_counted_after_the_retry_limit(tmp_path: 
     for _ in range(4):
         with SQLiteCache(path) as cache:
             executor = Executor(judge, cache=cache, max_invalid_retries=2)
-            ledgers.append(executor.rerank(items, AskRounds([[(0, 1)]]), 2)[1].total())
+            ledgers.append(executor.run(items, AskRounds([[(0, 1)]]), 2).ledger.total())
     assert [t["inferences"] for t in ledgers] == [2, 2, 2, 0]  # asked 1 + 2 times, then served
     assert [t["invalid_answers"] for t in ledgers] == [2, 2, 2, 2]
     with SQLiteCache(path) as cache:
@@ -71,12 +71,12 @@ def test_a_failed_batch_caches_and_charges_its_finished_answers(tmp_path: Path) 
     judge = TextJudge()
     judge.fail_after = 5  # the batch of 6 prompts fails at its sixth
     with SQLiteCache(path) as cache, pytest.raises(JudgeError, match="server gone"):
-        Executor(judge, cache=cache, batch_size=8).rerank(items, AskRounds(PAIRS), 4)
+        Executor(judge, cache=cache, batch_size=8).run(items, AskRounds(PAIRS), 4)
     assert len(cache_keys(path)) == 5
     first = list(judge.shown)
     judge.fail_after, judge.shown = None, []
     with SQLiteCache(path) as cache:
-        _, ledger = Executor(judge, cache=cache, batch_size=8).rerank(items, AskRounds(PAIRS), 4)
+        ledger = Executor(judge, cache=cache, batch_size=8).run(items, AskRounds(PAIRS), 4).ledger
     assert len(first) == 5 and len(judge.shown) == 1 and judge.shown[0] not in first
     assert ledger.total()["inferences"] == 1 and ledger.total()["cache_hits"] == 5
 
@@ -86,7 +86,7 @@ def test_a_failed_batch_charges_the_ledger_before_the_error() -> None:
     judge.fail_after = 3
     executor = Executor(judge, cache=MemoryCache(), batch_size=8)
     with pytest.raises(JudgeError):
-        executor.rerank(items, AskRounds(PAIRS), 4)
+        executor.run(items, AskRounds(PAIRS), 4)
     assert len(executor.cache) == 3  # type: ignore[arg-type]
 
 
@@ -99,7 +99,7 @@ def test_setwise_requests_are_judged_cached_and_counted(tmp_path: Path) -> None:
     sets = [(0, 1, 2), (3, 1), (0, 1, 2)]  # a repeat is judged once
     strategy = AskSets(sets)
     with SQLiteCache(path) as cache:
-        _, ledger = Executor(judge, cache=cache).rerank(items, strategy, 4)
+        ledger = Executor(judge, cache=cache).run(items, strategy, 4).ledger
     assert len(judge.sets) == 4
     assert strategy.answers[0] == [(1.0, 0.0, 0.0), (1.0, 0.0), (1.0, 0.0, 0.0)]
     assert strategy.answers[1][1] == (0.5, 0.5)
@@ -109,7 +109,7 @@ def test_setwise_requests_are_judged_cached_and_counted(tmp_path: Path) -> None:
     judge.sets = []
     again = AskSets(sets)
     with SQLiteCache(path) as cache:
-        _, ledger = Executor(judge, cache=cache).rerank(items, again, 4)
+        ledger = Executor(judge, cache=cache).run(items, again, 4).ledger
         kinds = {entry.kind for entry in cache.get_many(cache_keys(path)).values()}
     assert judge.sets == [("garbage", "text 1 1")]  # only the invalid one asked again
     assert again.answers == strategy.answers and kinds == {"set"}
@@ -120,7 +120,7 @@ def test_setwise_requests_are_judged_cached_and_counted(tmp_path: Path) -> None:
 
 def test_setwise_needs_a_setwise_judge() -> None:
     with pytest.raises(RuntimeError, match="no setwise form"):
-        Executor(TextJudge()).rerank(queries(1, 3), AskSets([(0, 1, 2)]), 3)
+        Executor(TextJudge()).run(queries(1, 3), AskSets([(0, 1, 2)]), 3)
 
 
 def test_one_order_heapsort_ignores_what_quickselect_left_in_the_cache(
@@ -131,7 +131,7 @@ def test_one_order_heapsort_ignores_what_quickselect_left_in_the_cache(
 
     def run(cache: SQLiteCache, strategy: str = "heapsort", reuse: bool = False) -> dict:
         executor = Executor(judge, cache=cache, both_orders=False, reuse_reversed=reuse)
-        return executor.rerank(items, make_strategy(strategy), 10)[0]
+        return executor.run(items, make_strategy(strategy), 10).run
 
     with SQLiteCache(tmp_path / "fresh.sqlite") as cache:
         fresh = run(cache)
@@ -149,17 +149,17 @@ def test_the_progress_bar_counts_prompts_hits_and_invalid_answers(
     judge = TextJudge()
     judge.broken = True
     cache = MemoryCache()
-    Executor(judge, cache=cache, progress=True).rerank(queries(2, 4), AskRounds(PAIRS), 4)
+    Executor(judge, cache=cache, progress=True).run(queries(2, 4), AskRounds(PAIRS), 4)
     bar = capsys.readouterr().err.rsplit("\r", 1)[-1]
     assert "12/12" in bar and "inferences=12" in bar and "invalid=12" in bar
     judge.broken = False
     rounds = AskRounds([[(0, 1)], [(0, 1), (1, 2)]])  # the second round grows the total
-    Executor(judge, cache=cache, progress=True, max_invalid_retries=0).rerank(
+    Executor(judge, cache=cache, progress=True, max_invalid_retries=0).run(
         queries(2, 4), rounds, 4
     )
     bar = capsys.readouterr().err.rsplit("\r", 1)[-1]
     # 4 prompts then 8 (4 of them known from round one); the cached invalid ones served
     assert "12/12" in bar and "inferences=4" in bar and "cache_hits=8" in bar
     assert "invalid=4" in bar
-    Executor(judge, progress=False).rerank(queries(1, 2), AskRounds([[(0, 1)]]), 2)
+    Executor(judge, progress=False).run(queries(1, 2), AskRounds([[(0, 1)]]), 2)
     assert capsys.readouterr().err == ""

@@ -21,10 +21,10 @@ def cache(tmp_path: Path) -> Path:
     """Two judges: 6 pairwise rows (one query, both orders of 3 pairs), 2 setwise rows."""
     path = tmp_path / "c.sqlite"
     with SQLiteCache(path) as stored:
-        Executor(TextJudge(), cache=stored).rerank(
+        Executor(TextJudge(), cache=stored).run(
             queries(1, 4), AskRounds([[(0, 1), (2, 3), (0, 2)]]), 4
         )
-        Executor(FakeSetJudge(), cache=stored).rerank(
+        Executor(FakeSetJudge(), cache=stored).run(
             queries(1, 4), AskSets([(0, 1, 2), (3, 1)]), 4
         )
     return path

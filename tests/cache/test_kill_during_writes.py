@@ -33,7 +33,7 @@ from rankpipe.judges.simulated import SimulatedJudge
 from test_kill_during_writes import PAIRS, QUERIES, CANDIDATES
 cache = SQLiteCache(sys.argv[1], commit_every_s=float(sys.argv[2]))
 # 5 ms a call: slow enough that the kill lands mid-run on a fast machine
-Executor(SimulatedJudge({{}}, noise=0.5, latency=0.005), cache=cache, batch_size=4).rerank(
+Executor(SimulatedJudge({{}}, noise=0.5, latency=0.005), cache=cache, batch_size=4).run(
     queries(QUERIES, CANDIDATES), AskRounds(PAIRS), CANDIDATES
 )
 """
@@ -73,9 +73,9 @@ def test_a_kill_during_cache_writes_loses_no_committed_batch(
 
     judge = SimulatedJudge({}, noise=0.5)
     with SQLiteCache(path) as cache:
-        _, ledger = Executor(judge, cache=cache, batch_size=4).rerank(
+        ledger = Executor(judge, cache=cache, batch_size=4).run(
             queries(QUERIES, CANDIDATES), AskRounds(PAIRS), CANDIDATES
-        )
+        ).ledger
     assert ledger.total()["inferences"] == TOTAL - rows
     assert ledger.total()["cache_hits"] == rows
     assert committed(path) == TOTAL

@@ -59,7 +59,7 @@ def _ledger(both_orders: bool) -> CostLedger:
     judge = SimulatedJudge({"q1": {f"d{i}": 6 - i for i in range(6)}})
     # round 1 asks (0,1) twice and (2,3); round 2 asks (1,0), already known, and (4,5)
     strategy = AskRounds([[(0, 1), (2, 3), (0, 1)], [(1, 0), (4, 5)]])
-    _, ledger = Executor(judge, batch_size=2, both_orders=both_orders).rerank(items, strategy, 6)
+    ledger = Executor(judge, batch_size=2, both_orders=both_orders).run(items, strategy, 6).ledger
     return ledger
 
 

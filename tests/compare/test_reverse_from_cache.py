@@ -22,7 +22,7 @@ def _ask(
     executor = Executor(
         judge, cache=cache, both_orders=False, reuse_reversed=reuse_reversed
     )
-    _, ledger = executor.rerank(ITEMS, strategy, 2)
+    ledger = executor.run(ITEMS, strategy, 2).ledger
     return strategy.answers[0][0], ledger.total()["inferences"]
 
 
@@ -40,6 +40,6 @@ def test_a_reverse_asked_earlier_in_the_same_run_still_answers() -> None:
     judge = SimulatedJudge({"q": {"d0": 1}}, bias=1.0)
     strategy = AskRounds([[(1, 0)], [(0, 1)]])
     executor = Executor(judge, cache=MemoryCache(), both_orders=False, reuse_reversed=False)
-    _, ledger = executor.rerank(ITEMS, strategy, 2)
+    ledger = executor.run(ITEMS, strategy, 2).ledger
     assert strategy.answers == [[1.0], [0.0]]
     assert ledger.total()["inferences"] == 1

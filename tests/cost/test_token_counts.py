@@ -135,7 +135,7 @@ def test_ledger_tokens_match_the_tokenized_prompts(counter: TokenCounter, demo: 
 
     judge = Recording(demo.qrels, noise=0.1, tokens=counter)
     items = demo.candidates[:4]
-    _, ledger = Executor(judge, batch_size=16).rerank(items, make_strategy("heapsort"), 5)
+    ledger = Executor(judge, batch_size=16).run(items, make_strategy("heapsort"), 5).ledger
     total = ledger.total()
     assert total["prompt_tokens"] == sum(real_pair_counts(counter, sent)) > 0
     assert total["completion_tokens"] == len(sent) == total["inferences"]

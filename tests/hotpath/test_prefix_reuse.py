@@ -142,9 +142,9 @@ def test_reused_prefix_tokens_are_charged_once_and_reach_the_ledger(
 
     fresh = TransformersJudge(str(tiny_llama), device="cpu")
     items = [item.truncated(4) for item in demo.candidates[:2]]
-    _, ledger = Executor(fresh, batch_size=32, both_orders=True).rerank(
+    ledger = Executor(fresh, batch_size=32, both_orders=True).run(
         items, make_strategy("allpairs"), 2
-    )
+    ).ledger
     total = ledger.total()
     assert total["prompt_tokens"] - total["prefix_reused_tokens"] == fresh.stats.computed_tokens
     assert 0 < total["prefix_reused_tokens"] < total["prompt_tokens"]

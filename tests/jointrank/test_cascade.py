@@ -58,7 +58,7 @@ def test_pairwise_refinement_fixes_the_head_and_keeps_the_tail(demo: Dataset) ->
     first = "jointrank+block=6+replicas=2+design=sliding+agg=winrate"
     noisy = SimulatedJudge(demo.qrels, noise=0.5, seed=3)
     perfect = SimulatedJudge(demo.qrels)
-    alone, _ = Executor(noisy).rerank(demo.candidates, make_strategy(nested_spec(first)), top_k=5)
+    alone = Executor(noisy).run(demo.candidates, make_strategy(nested_spec(first)), top_k=5).run
 
     class Split:
         """Listwise answers from the noisy judge, pairwise answers from the perfect one."""
@@ -69,7 +69,8 @@ def test_pairwise_refinement_fixes_the_head_and_keeps_the_tail(demo: Dataset) ->
         rank = noisy.rank
 
     cascade = make_strategy(f"cascade:first={first},then=allpairs,depth=8")
-    run, cost = Executor(Split(), both_orders=False).rerank(demo.candidates, cascade, top_k=5)
+    results = Executor(Split(), both_orders=False).run(demo.candidates, cascade, top_k=5)
+    run, cost = results.run, results.ledger
     changed = 0
     for item in demo.candidates:
         qid = item.query.qid
@@ -88,7 +89,8 @@ def test_a_listwise_second_stage_composes(demo: Dataset) -> None:
     cascade = make_strategy(
         "cascade:first=first-stage,then=jointrank+block=4+replicas=2+design=sliding,depth=10"
     )
-    run, cost = Executor(judge).rerank(demo.candidates, cascade, top_k=10)
+    results = Executor(judge).run(demo.candidates, cascade, top_k=10)
+    run, cost = results.run, results.ledger
     for item in demo.candidates:
         qid = item.query.qid
         assert run[qid].docids[10:] == tuple(c.docid for c in item.candidates[10:])

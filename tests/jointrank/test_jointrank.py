@@ -17,7 +17,7 @@ from rankpipe.executor import Executor
 from rankpipe.judges.answers import parse_permutation
 from rankpipe.judges.base import BlockJudgment, BlockPrompt
 from rankpipe.judges.simulated import SimulatedJudge
-from rankpipe.rerank import rerank
+from rankpipe.reranker import rerank
 from rankpipe.strategies.jointrank import JointRank
 from rankpipe.strategies.registry import make_strategy
 
@@ -43,7 +43,8 @@ def test_bad_options_are_input_errors(spec: str, message: str) -> None:
 
 def test_all_blocks_go_in_one_round_with_their_costs(demo: Dataset) -> None:
     strategy = JointRank(block=8, replicas=3, design="random")
-    run, cost = Executor(SimulatedJudge(demo.qrels)).rerank(demo.candidates, strategy, top_k=10)
+    results = Executor(SimulatedJudge(demo.qrels)).run(demo.candidates, strategy, top_k=10)
+    run, cost = results.run, results.ledger
     blocks = len(strategy.blocks(20))
     assert blocks == 8  # ceil(3 x 20 / 8)
     for item in demo.candidates:
@@ -56,7 +57,8 @@ def test_all_blocks_go_in_one_round_with_their_costs(demo: Dataset) -> None:
 def test_a_short_list_is_one_block(demo: Dataset) -> None:
     item = demo.candidates[0].truncated(6)
     judge = SimulatedJudge(demo.qrels)
-    run, cost = Executor(judge).rerank([item], JointRank(block=20), top_k=10)
+    results = Executor(judge).run([item], JointRank(block=20), top_k=10)
+    run, cost = results.run, results.ledger
     grades = [judge.grade(item.query.qid, d) for d in run[item.query.qid].docids]
     assert grades == sorted(grades, reverse=True)
     assert cost.per_query[item.query.qid].inferences == 1
@@ -88,7 +90,7 @@ def test_repaired_permutations_are_counted_in_the_ledger(demo: Dataset) -> None:
     judge = ScriptedListJudge("[3] > [3] > [99] > [1]")
     strategy = JointRank(block=5, replicas=2, design="sliding")
     items = demo.candidates[:3]
-    run, cost = Executor(list_judge=judge).rerank(items, strategy, top_k=10)
+    cost = Executor(list_judge=judge).run(items, strategy, top_k=10).ledger
     blocks = len(strategy.blocks(20))
     for item in items:
         query = cost.per_query[item.query.qid]
@@ -101,7 +103,11 @@ def test_the_paper_setting_with_a_perfect_judge_beats_jointranks_own_code(dl19: 
     """Block 20 x 4 replicas (20 calls per query): JointRank's code reaches nDCG@10 0.8845 with its
     PageRank default on this data; the ceiling (a perfect sort of the top 100) is 0.8922."""
     result = rerank(
-        dl19.candidates, SimulatedJudge(dl19.qrels), "jointrank:block=20,replicas=4", top_k=10
+        dl19.candidates,
+        SimulatedJudge(dl19.qrels),
+        "jointrank:block=20,replicas=4",
+        top_k=10,
+        cache=None,
     )
     ndcg = evaluate(result.run, dl19.qrels, ["nDCG@10"]).aggregate["nDCG@10"]
     assert 0.8845 < ndcg <= 0.8922

@@ -102,7 +102,8 @@ def test_listwise_sorts_by_cosine(minilm: EmbeddingJudge, demo: Dataset) -> None
     pairs = [PairPrompt(item.query, a, b) for a, b in zip(ranked, ranked[1:], strict=False)]
     assert all(j.p_a >= 0.5 for j in minilm.judge(pairs))  # each passage beats the next
     judge = CountingJudge(minilm)
-    run, ledger = Executor(judge).rerank([item], AskBlock(6), top_k=6)
+    results = Executor(judge).run([item], AskBlock(6), top_k=6)
+    run, ledger = results.run, results.ledger
     assert run[item.query.qid].docids[:6] == tuple(p.docid for p in ranked)
     assert ledger.total()["prompt_tokens"] == judgment.prompt_tokens
 

@@ -19,7 +19,7 @@ from rankpipe.judges.embedding import EmbeddingJudge
 from rankpipe.judges.simulated import SimulatedJudge
 from rankpipe.judges.spec import make_judge
 from rankpipe.judges.transformers import TransformersJudge
-from rankpipe.rerank import rerank
+from rankpipe.reranker import rerank
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 TOP6 = list(combinations(range(6), 2))
@@ -83,7 +83,7 @@ def test_one_order_answers_the_reverse_pair_from_the_cache(
     exactly 1 - P(A before B) can only come from the cached forward prompt."""
     cache, item = tmp_path / "one-order.sqlite", demo.candidates[6].truncated(2)
     forward, forward_judge = AskPairs([(0, 1)]), CountingJudge(smollm2)
-    rerank([item], forward_judge, forward, top_k=2, cache=cache, both_orders=False)
+    rerank([item], forward_judge, forward, top_k=2, cache=cache, orders="one")
     (p_ab,), = forward.answers
     assert forward_judge.calls == 1
 
@@ -91,14 +91,14 @@ def test_one_order_answers_the_reverse_pair_from_the_cache(
     backward, backward_judge = AskPairs([(1, 0)]), CountingJudge(smollm2)
     with SQLiteCache(cache) as stored:
         executor = Executor(backward_judge, cache=stored, both_orders=False, reuse_reversed=True)
-        _, cost = executor.rerank([item], backward, 2)
+        cost = executor.run([item], backward, 2).ledger
     (p_ba,), = backward.answers
     assert backward_judge.calls == 0
     assert p_ba == pytest.approx(1.0 - p_ab, abs=1e-12)
     assert cost.total()["cache_hits"] == 1
 
     own, own_judge = AskPairs([(1, 0)]), CountingJudge(smollm2)
-    rerank([item], own_judge, own, top_k=2, cache=cache, both_orders=False)
+    rerank([item], own_judge, own, top_k=2, cache=cache, orders="one")
     assert own_judge.calls == 1 and own.answers[0][0] != pytest.approx(p_ba, abs=1e-6)
 
 

@@ -112,7 +112,7 @@ def test_unknown_model_and_missing_gpu_are_input_errors(tmp_path: Path) -> None:
 def test_both_orders_through_the_executor(smollm2: TransformersJudge, demo: Dataset) -> None:
     item = demo.candidates[0].truncated(3)
     strategy, judge = AskPairs([(0, 2)]), CountingJudge(smollm2)
-    _, ledger = Executor(judge, both_orders=True).rerank([item], strategy, top_k=3)
+    ledger = Executor(judge, both_orders=True).run([item], strategy, top_k=3).ledger
     (answer,), = strategy.answers
     asked = {(p.a.docid, p.b.docid): j for p, j in judge.seen}
     a, b = item.candidates[0].docid, item.candidates[2].docid
@@ -136,7 +136,7 @@ def test_answers_off_the_choices_are_invalid_counted_and_logged_once(
     assert isinstance(odd_judge, TransformersJudge) and odd_judge.loaded is smollm2.loaded
     judge, item = CountingJudge(odd_judge), demo.candidates[1].truncated(3)
     with caplog.at_level(logging.WARNING, logger="rankpipe.judges.transformers"):
-        _, ledger = Executor(judge, both_orders=False).rerank([item], AskPairs([(0, 1), (1, 2)]), 3)
+        ledger = Executor(judge, both_orders=False).run([item], AskPairs([(0, 1), (1, 2)]), 3).ledger
     assert ledger.total()["invalid_answers"] == 2
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "2 of 2 answers were neither Zebra nor Quokka" in warnings[0]
@@ -157,7 +157,8 @@ def test_listwise_form_returns_permutations_with_repairs_counted(
     list_judge = make_list_judge(f"hf:{SMOLLM2},device=cpu")
     assert list_judge.identity == smollm2.identity  # one judge object serves both forms
     judge, item = CountingJudge(list_judge), demo.candidates[0]
-    run, ledger = Executor(judge).rerank([item], AskBlock(3), top_k=3)
+    results = Executor(judge).run([item], AskBlock(3), top_k=3)
+    run, ledger = results.run, results.ledger
     ((prompt, judgment),) = judge.seen
     assert isinstance(prompt, BlockPrompt) and len(prompt.passages) == 3
     assert sorted(judgment.order) == [0, 1, 2]

@@ -24,7 +24,7 @@ from rankpipe.errors import InputError, JudgeError
 from rankpipe.judges.base import PairPrompt
 from rankpipe.judges.openai import OpenAIJudge
 from rankpipe.judges.spec import make_judge
-from rankpipe.rerank import rerank
+from rankpipe.reranker import rerank
 from rankpipe.strategies.base import Comparison, PairwiseRun
 
 
@@ -191,7 +191,7 @@ def test_a_rerank_survives_a_server_dying_and_matches_a_healthy_run(serve) -> No
     ]
     spec = f"openai:{MODEL}@{{}},format=plain,backoff=0,retries=0"
     healthy = serve(by_prompt)
-    baseline = rerank(items, spec.format(healthy.url), TwoRounds(lambda: None), top_k=5)
+    baseline = rerank(items, spec.format(healthy.url), TwoRounds(lambda: None), top_k=5, cache=None)
     servers = [serve(by_prompt) for _ in range(3)]
     urls = "|".join(s.url for s in servers)
     stopped: list[FakeServer] = []
@@ -204,7 +204,9 @@ def test_a_rerank_survives_a_server_dying_and_matches_a_healthy_run(serve) -> No
             stopped.append(max(servers, key=lambda s: len(s.requests)))
             stopped[0].stop()
 
-    result = rerank(items, spec.format(urls), TwoRounds(stop_the_busiest), top_k=5, batch_size=64)
+    result = rerank(
+        items, spec.format(urls), TwoRounds(stop_the_busiest), top_k=5, batch_size=64, cache=None
+    )
     (dead,) = stopped
     assert dead.requests, "the dying server served part of the first round"
     assert {q: r.docids for q, r in result.run.items()} == {

@@ -22,7 +22,7 @@ from rankpipe.errors import InputError, JudgeError
 from rankpipe.judges.base import BlockPrompt, PairPrompt
 from rankpipe.judges.openai import OpenAIJudge
 from rankpipe.judges.spec import make_judge, make_list_judge
-from rankpipe.rerank import rerank
+from rankpipe.reranker import rerank
 from rankpipe.strategies.base import Comparison, PairwiseRun
 
 
