@@ -1,4 +1,13 @@
-"""Reading generated answers: a pairwise choice, or a listwise permutation repaired into shape."""
+"""Reading generated answers: a pairwise choice, or a listwise permutation repaired into shape;
+and checking what an OpenAI-compatible server returned before anything reads it.
+
+`read_completion` is the one place where a server's JSON meets the judges: every field the judges
+use is checked for its shape, type and range, and whatever falls outside becomes a `BadAnswer`
+naming the field and the value (`usage.prompt_tokens is 'many', expected a non-negative
+integer`), never an AttributeError or OverflowError deep in a judge. Written here rather than with
+a schema library (pydantic, jsonschema) because the rules are few, the values must be named in the
+user's words, and log-probabilities need range checks (finite, at most 0) that a schema does not
+express; the core install stays without those libraries."""
 
 from __future__ import annotations
 
@@ -6,6 +15,8 @@ import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from rankpipe.judges.base import BlockJudgment, Judgment
 
@@ -74,6 +85,103 @@ def choice_probability(
     floor = min(math.exp(lp) for lp in top_logprobs.values())
     a, b = (m if m else floor for m in mass)
     return a / (a + b)
+
+
+MAX_TOKENS = 2**62
+"""Token counts at or above this are not believed (SQLite stores 64-bit integers)."""
+LOGPROB_SLACK = 1e-4
+"""A log-probability may exceed 0 by this much (float rounding on a server), no more."""
+
+
+class BadAnswer(ValueError):
+    """A server's answer outside what the judges read: `field` holds `value`, not `expected`."""
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        super().__init__(f"{field} is {shown}, expected {expected}")
+        self.field, self.value, self.expected = field, value, expected
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One completions answer, checked: the generated text, the first generated token's top
+    log-probabilities (None when the server sent none), why those could not be used (None when
+    they could), and the token usage (0 when the server did not report it)."""
+
+    text: str
+    top: dict[str, float] | None
+    top_problem: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def read_completion(answer: Any) -> Completion:
+    """The completion an OpenAI-compatible server's JSON holds (legacy completions format).
+
+    Raises BadAnswer for a shape or type the judges cannot read (no `choices` list of objects,
+    text that is not a string, usage counts that are not non-negative integers). Log-probabilities
+    that are there but unusable (NaN, infinite, above 0, a non-number) do not raise: `top` is None
+    and `top_problem` says why, so the judge scores that answer as invalid and counts it."""
+    if not isinstance(answer, dict):
+        raise BadAnswer("the answer", answer, "a JSON object")
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise BadAnswer("choices", choices, "a non-empty list")
+    choice = choices[0]
+    if not isinstance(choice, dict):
+        raise BadAnswer("choices[0]", choice, "an object")
+    text = choice.get("text")
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise BadAnswer("choices[0].text", text, "a string")
+    top, problem = _top_logprobs(choice.get("logprobs"))
+    prompt_tokens, completion_tokens = _usage(answer.get("usage"))
+    return Completion(text, top, problem, prompt_tokens, completion_tokens)
+
+
+def _top_logprobs(logprobs: Any) -> tuple[dict[str, float] | None, str | None]:
+    """The first token's alternatives (token -> log-probability) and what was wrong with them."""
+    if logprobs is None:
+        return None, None
+    if not isinstance(logprobs, dict):
+        raise BadAnswer("choices[0].logprobs", logprobs, "an object or null")
+    top = logprobs.get("top_logprobs")
+    if top is None or top == []:
+        return None, None
+    if not isinstance(top, list):
+        raise BadAnswer("choices[0].logprobs.top_logprobs", top, "a list")
+    if top[0] is None:
+        return None, None
+    if not isinstance(top[0], dict):
+        raise BadAnswer("choices[0].logprobs.top_logprobs[0]", top[0], "an object")
+    alternatives: dict[str, float] = {}
+    for token, value in top[0].items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None, f"top_logprobs[0][{token!r}] is {value!r}, not a number"
+        if math.isnan(value) or value > LOGPROB_SLACK:
+            return None, f"top_logprobs[0][{token!r}] is {value!r}, not a log-probability"
+        alternatives[str(token)] = min(float(value), 0.0)
+    return alternatives or None, None
+
+
+def _usage(usage: Any) -> tuple[int, int]:
+    if usage is None:
+        return 0, 0
+    if not isinstance(usage, dict):
+        raise BadAnswer("usage", usage, "an object or null")
+    counts = []
+    for name in ("prompt_tokens", "completion_tokens"):
+        value = usage.get(name)
+        if value is None:
+            value = 0
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_TOKENS:
+            raise BadAnswer(f"usage.{name}", value, "a non-negative integer")
+        counts.append(value)
+    return counts[0], counts[1]
 
 
 def warn_unchosen(

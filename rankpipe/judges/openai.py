@@ -4,6 +4,8 @@ server), or several replicas of one, over plain HTTP with `requests`.
     openai:MODEL@URL[|URL2|...][,concurrency=8,timeout=60,retries=3,backoff=0.5,recheck=30,
                                  logprobs=20,format=chat,...]
 
+A query is cut to its prompt's `max_words`, as passages are.
+
 URL is the API base, as OpenAI clients take it (e.g. http://localhost:8000/v1); the judge POSTs to
 URL/completions, one prompt per request, up to `concurrency` requests at once to each server. A
 server such as `vllm serve` batches the requests it holds at once: for throughput raise both
@@ -51,6 +53,21 @@ not a completion (a proxy's HTML page, a cut connection) is not retried on that 
 the next one. Other HTTP 4xx answers (unknown model, bad request) are the user's to fix: InputError
 at once.
 
+Deadlines: `timeout` bounds each attempt as a whole (connecting, sending, the headers and every
+byte of the body), not each read: a `Deadline` armed as the request is sent shuts the socket down
+when it passes, so a server dripping its answer a byte at a time holds a request `timeout` seconds
+at most per attempt. (requests and urllib3 offer only per-read timeouts; running each request in
+a thread of its own to abandon it would leave the connection and the thread behind.)
+
+Answers: `answers.read_completion` checks every field the judge reads before it reads any. A shape
+or type it cannot read (`choices: [null]`, `usage.prompt_tokens: "many"` or -5) is an unusable
+answer: the request goes to the next server, and when none is left the call fails with a
+JudgeError naming the server, the field and the value (the answers of the call that did come are
+kept, as for any failure). Log-probabilities that are there but unusable (NaN, infinite, above 0)
+make that one answer invalid, counted and logged, as an answer naming neither passage is. urllib3's
+own retry lines (`Retrying (CountedRetry(...))`) are silenced by the CLI: each retry is logged
+here, in words.
+
 `judge.client.prefix_cache()` sums vLLM's prefix-cache counters over the servers (their Prometheus
 `/metrics` pages), for a hit rate.
 
@@ -65,6 +82,7 @@ import hashlib
 import logging
 import math
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -74,6 +92,8 @@ from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
@@ -81,9 +101,12 @@ from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.extras import require
 from rankpipe.judges.answers import (
+    BadAnswer,
+    Completion,
     choice_probability,
     parse_choice,
     parse_permutation,
+    read_completion,
     warn_repairs,
 )
 from rankpipe.judges.base import (
@@ -101,6 +124,7 @@ from rankpipe.judges.prompts import (
     render,
     render_block,
     render_pair,
+    truncate,
 )
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
 from rankpipe.judges.telemetry import PrefixCacheStats, prefix_cache_from_prometheus
@@ -194,6 +218,9 @@ class CountedRetry(Retry):
         if self.on_retry is not None:
             failure = granted.history[-1]
             what = f"HTTP {failure.status}" if failure.status else str(failure.error)
+            deadline = _current_deadline()
+            if deadline is not None and deadline.expired:
+                what = _deadline_passed(deadline.seconds)
             wait = granted.get_backoff_time()
             if response is not None and self.respect_retry_after_header:
                 wait = granted.get_retry_after(response) or wait
@@ -203,6 +230,89 @@ class CountedRetry(Retry):
     def get_retry_after(self, response: Any) -> float | None:
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, MAX_WAIT)
+
+
+class Deadline:
+    """The whole-request deadline of one attempt: `seconds` from the moment a request is sent
+    (connecting, sending, the headers and every byte of the body), after which the connection's
+    socket is shut down, so a server that drips its answer a byte at a time cannot hold a request
+    longer than that. requests' own `timeout` bounds each read, not their sum.
+
+    `arm(connection)` is called (by `_WatchedConnection`) as each attempt starts; urllib3's retry
+    then makes a fresh attempt with a fresh deadline (a body cut off after the headers came is not
+    retried by urllib3). `expired` says whether the last attempt was cut off, `attempts` how many
+    were made."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self.attempts = 0
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def arm(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self.expired = False
+            self.attempts += 1
+            self._timer = threading.Timer(self.seconds, self._expire, (connection,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _expire(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self.expired = True
+            self._timer = None
+        sock = connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+            except OSError:
+                pass
+
+
+_deadlines = threading.local()
+
+
+def _current_deadline() -> Deadline | None:
+    return getattr(_deadlines, "current", None)
+
+
+class _WatchedConnection(HTTPConnection):
+    """urllib3's connection, arming the calling thread's Deadline as each request is sent."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        deadline = _current_deadline()
+        if deadline is not None:
+            deadline.arm(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter whose connections honour the calling thread's Deadline."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
 
 
 class Endpoint:
@@ -218,7 +328,7 @@ class Endpoint:
         self.down_until = 0.0
         self.last_error = ""
         self._session = requests.Session()
-        adapter = HTTPAdapter(
+        adapter = _DeadlineAdapter(
             pool_connections=1,
             pool_maxsize=concurrency,
             max_retries=policy.retry(lambda retry, what, wait: on_retry(self, retry, what, wait)),
@@ -246,23 +356,25 @@ class Endpoint:
         """Up, or down long enough to be tried again."""
         return time.monotonic() >= self.down_until
 
-    def post(self, model: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """The server's completion for one request, after urllib3's retries; TransientError when
-        it fails for good, InputError when the server refuses the request itself."""
+    def post(self, model: str, payload: dict[str, Any]) -> Completion:
+        """The server's completion for one request, after urllib3's retries, each attempt within
+        `timeout` seconds in all; TransientError when it fails for good or answers with something
+        that is not a readable completion (naming the field and the value), InputError when the
+        server refuses the request itself."""
         attempts = self.policy.retries + 1
+        deadline = Deadline(self.policy.timeout)
+        _deadlines.current = deadline
         try:
             response = self._session.post(
                 f"{self.url}/completions",
                 json={"model": model, **payload},
                 timeout=self.policy.timeout,
             )
-        except requests.Timeout:  # a connect timeout
-            raise self._gave_up(attempts, f"no answer within {self.policy.timeout:g} s") from None
-        except requests.ConnectionError as error:
-            raise self._gave_up(attempts, _connection_problem(error, self.policy.timeout)) from None
-        except requests.RequestException as error:  # e.g. a body cut off: not urllib3's to retry
-            self.last_error = f"openai server {self.url}: broken answer ({error})"
-            raise TransientError(self.last_error, down=False) from None
+        except requests.RequestException as error:
+            raise self._failure(error, deadline, attempts) from None
+        finally:
+            deadline.cancel()
+            _deadlines.current = None
         if response.status_code in RETRIED_STATUS:
             raise self._gave_up(
                 attempts, f"HTTP {response.status_code}: {_server_message(response)}"
@@ -274,16 +386,38 @@ class Endpoint:
             )
         try:
             answer = response.json()
-            answer["choices"][0]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except ValueError:
             self.last_error = f"openai server {self.url}: unreadable answer {response.text[:200]!r}"
             raise TransientError(self.last_error, down=False) from None
-        return answer  # type: ignore[no-any-return]
+        try:
+            return read_completion(answer)
+        except BadAnswer as error:
+            self.last_error = f"openai server {self.url}: unusable answer: {error}"
+            raise TransientError(self.last_error, down=False) from None
+
+    def _failure(
+        self, error: requests.RequestException, deadline: Deadline, attempts: int
+    ) -> TransientError:
+        """What a failed request means: the server is down for now (no answer in time, refused,
+        cut off by the deadline), or only this answer was broken (the next server gets it)."""
+        if deadline.expired:
+            return self._gave_up(deadline.attempts, _deadline_passed(self.policy.timeout))
+        if isinstance(error, requests.Timeout):  # a connect timeout
+            return self._gave_up(attempts, f"no answer within {self.policy.timeout:g} s")
+        if isinstance(error, requests.ConnectionError):
+            return self._gave_up(attempts, _connection_problem(error, self.policy.timeout))
+        # e.g. a body cut off: not urllib3's to retry
+        self.last_error = f"openai server {self.url}: broken answer ({error})"
+        return TransientError(self.last_error, down=False)
 
     def _gave_up(self, attempts: int, error: str) -> TransientError:
         noun = "attempt" if attempts == 1 else "attempts"
         self.last_error = f"openai server {self.url}: {attempts} {noun} failed; last error: {error}"
         return TransientError(self.last_error)
+
+
+def _deadline_passed(seconds: float) -> str:
+    return f"no answer within {seconds:g} s (the whole request, up to its last byte)"
 
 
 def _connection_problem(error: requests.ConnectionError, timeout: float) -> str:
@@ -348,7 +482,7 @@ class CompletionsClient:
 
     def complete_many(
         self, payloads: Sequence[dict[str, Any]], keys: Sequence[str]
-    ) -> tuple[dict[int, dict[str, Any]], JudgeError | None]:
+    ) -> tuple[dict[int, Completion], JudgeError | None]:
         """The servers' answers to `payloads` (by position), each routed by its query `key`, and
         the error that stopped the call, if any: once one request fails for good, requests not yet
         sent are not sent, and those in flight are kept when they succeed. InputError at once."""
@@ -357,7 +491,7 @@ class CompletionsClient:
         workers = max(1, min(len(payloads), self.concurrency * len(self.endpoints)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-judge") as pool:
             futures = {i: pool.submit(self._complete, payloads[i], keys[i], stop) for i in order}
-        answers: dict[int, dict[str, Any]] = {}
+        answers: dict[int, Completion] = {}
         failure: JudgeError | None = None
         for i in range(len(payloads)):
             error = futures[i].exception()
@@ -371,7 +505,7 @@ class CompletionsClient:
                 raise error
         return answers, failure
 
-    def _complete(self, payload: dict[str, Any], key: str, stop: threading.Event) -> dict[str, Any]:
+    def _complete(self, payload: dict[str, Any], key: str, stop: threading.Event) -> Completion:
         """One request on its query's first server that is up; on failure the next one, and the
         servers marked down last of all."""
         if stop.is_set():
@@ -506,7 +640,7 @@ class OpenAIJudge:
             {
                 **request,
                 "prompt": render_pair(
-                    self.template, self.tokenizer, p.query.text, p.a.text, p.b.text
+                    self.template, self.tokenizer, self._query(p), p.a.text, p.b.text
                 ),
             }
             for p in prompts
@@ -516,6 +650,9 @@ class OpenAIJudge:
             judgments, f"answers were neither {' nor '.join(self.template.choices)}; scored 0.5"
         )
         return judgments
+
+    def _query(self, prompt: PairPrompt) -> str:
+        return cut_query(prompt.query.text, self.template.max_words)
 
     def _warn_invalid(self, judgments: Sequence[Judgment | SetJudgment], what: str) -> None:
         """One warning per call for the answers that were not usable."""
@@ -529,27 +666,40 @@ class OpenAIJudge:
                 what,
             )
 
-    def _pair_judgment(self, answer: dict[str, Any]) -> Judgment:
+    def _unusable_logprobs(self, answer: Completion) -> bool:
+        """Whether the answer's log-probabilities were there but unusable (logged: the answer is
+        then invalid, not read from its text, which a server sending NaNs may not mean)."""
+        if answer.top_problem is None:
+            return False
+        log.warning(
+            "openai server %s: unusable log-probabilities (%s); the answer counts as invalid",
+            URL_SEPARATOR.join(self.client.urls),
+            answer.top_problem,
+        )
+        return True
+
+    def _pair_judgment(self, answer: Completion) -> Judgment:
         """P(A) from the answer token's top log-probabilities, else from the generated text."""
-        choice = answer["choices"][0]
-        top = _first_top_logprobs(choice)
-        if top:
-            p_a = choice_probability(top, self.template.choices)
+        tokens = answer.prompt_tokens, answer.completion_tokens
+        if self._unusable_logprobs(answer):
+            return Judgment(0.5, *tokens, valid=False)
+        if answer.top:
+            p_a = choice_probability(answer.top, self.template.choices)
         else:
-            named = parse_choice(
-                str(choice.get("text", "")), self.template.choices, self.template.answer_prefix
-            )
+            named = parse_choice(answer.text, self.template.choices, self.template.answer_prefix)
             p_a = None if named is None else 1.0 - named
-        prompt_tokens, completion_tokens = _usage(answer)
         if p_a is None:
-            return Judgment(0.5, prompt_tokens, completion_tokens, valid=False)
-        return Judgment(p_a, prompt_tokens, completion_tokens)
+            return Judgment(0.5, *tokens, valid=False)
+        return Judgment(p_a, *tokens)
 
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
         payloads = [
             {
                 "prompt": render_block(
-                    self.list_template, self.tokenizer, p.query.text, [c.text for c in p.passages]
+                    self.list_template,
+                    self.tokenizer,
+                    cut_query(p.query.text, self.list_template.max_words),
+                    [c.text for c in p.passages],
                 ),
                 "max_tokens": block_max_tokens(len(p.passages)),
                 "temperature": 0,
@@ -557,10 +707,11 @@ class OpenAIJudge:
             for p in prompts
         ]
 
-        def read(i: int, answer: dict[str, Any]) -> BlockJudgment:
-            text = self.list_template.answer_prefix + str(answer["choices"][0].get("text", ""))
+        def read(i: int, answer: Completion) -> BlockJudgment:
+            text = self.list_template.answer_prefix + answer.text
             order, repairs = parse_permutation(text, len(prompts[i].passages))
-            return BlockJudgment(order, *_usage(answer), repairs=repairs)
+            tokens = answer.prompt_tokens, answer.completion_tokens
+            return BlockJudgment(order, *tokens, repairs=repairs)
 
         judgments = self._ask(payloads, prompts, read)
         warn_repairs(log, f"openai server {URL_SEPARATOR.join(self.client.urls)}", judgments)
@@ -576,33 +727,32 @@ class OpenAIJudge:
                 **request,
                 "prompt": render(
                     self.tokenizer,
-                    template.set_messages(p.query.text, [c.text for c in p.passages]),
+                    template.set_messages(
+                        cut_query(p.query.text, template.max_words), [c.text for c in p.passages]
+                    ),
                     template.answer_prefix,
                 ),
             }
             for p in prompts
         ]
 
-        def read(i: int, answer: dict[str, Any]) -> SetJudgment:
+        def read(i: int, answer: Completion) -> SetJudgment:
             return self._set_judgment(answer, template.choices[: len(prompts[i].passages)])
 
         judgments = self._ask(payloads, prompts, read)
         self._warn_invalid(judgments, "setwise answers named no shown label; scored uniform")
         return judgments
 
-    def _set_judgment(self, answer: dict[str, Any], labels: Sequence[str]) -> SetJudgment:
+    def _set_judgment(self, answer: Completion, labels: Sequence[str]) -> SetJudgment:
         """P(each label) from the answer token's top log-probabilities, else a one-hot from the
         generated text."""
-        choice = answer["choices"][0]
-        top = _first_top_logprobs(choice)
+        top = answer.top
         probs = label_probabilities(top, labels) if top else None
-        if probs is None and not top:
-            named = parse_choice(
-                str(choice.get("text", "")), labels, self.set_template.answer_prefix
-            )
+        if probs is None and not top and not self._unusable_logprobs(answer):
+            named = parse_choice(answer.text, labels, self.set_template.answer_prefix)
             if named is not None:
                 probs = tuple(float(i == named) for i in range(len(labels)))
-        tokens = _usage(answer)
+        tokens = answer.prompt_tokens, answer.completion_tokens
         if probs is None:
             return SetJudgment((1.0 / len(labels),) * len(labels), *tokens, valid=False)
         return SetJudgment(probs, *tokens)
@@ -611,7 +761,7 @@ class OpenAIJudge:
         self,
         payloads: list[dict[str, Any]],
         prompts: Sequence[PairPrompt | BlockPrompt | SetPrompt],
-        read: Callable[[int, dict[str, Any]], Answer],
+        read: Callable[[int, Completion], Answer],
     ) -> list[Answer]:
         """The answers read from the servers' completions, in order; a JudgeError carrying those
         that did come when the call failed part-way."""
@@ -624,6 +774,15 @@ class OpenAIJudge:
                 partial=judged,
             )
         return [judged[i] for i in range(len(payloads))]
+
+
+def cut_query(text: str, max_words: int) -> str:
+    """The query as a prompt shows it: cut to the prompt's `max_words`, as passages are (a query
+    of 100,000 characters would otherwise make every prompt of its comparisons that long). A
+    query within the limit is shown exactly as given."""
+    if len(text.split(maxsplit=max_words)) <= max_words:
+        return text
+    return truncate(text, max_words)
 
 
 def label_probabilities(
@@ -643,23 +802,6 @@ def label_probabilities(
     filled = [m if m else floor for m in mass]
     total = sum(filled)
     return tuple(m / total for m in filled)
-
-
-def _usage(answer: dict[str, Any]) -> tuple[int, int]:
-    usage = answer.get("usage") or {}
-    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-
-
-def _first_top_logprobs(choice: dict[str, Any]) -> dict[str, float] | None:
-    """The first generated token's alternatives (legacy completions format), if the server sent
-    them."""
-    logprobs = choice.get("logprobs")
-    if not isinstance(logprobs, dict):
-        return None
-    top = logprobs.get("top_logprobs")
-    if not top or not isinstance(top[0], dict):
-        return None
-    return {str(token): float(lp) for token, lp in top[0].items()}
 
 
 def load_tokenizer(name: str) -> Any:
