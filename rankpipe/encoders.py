@@ -9,7 +9,6 @@ for queries; `document`, `passage`, `corpus` for passages (sentence-transformers
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -89,11 +88,7 @@ class Encoder:
 
 
 def load_encoder(model: str, device: str = "auto") -> Encoder:
-    """An Encoder loaded once per process for (model, the device `device` resolves to)."""
+    """An Encoder of `model` on the device `device` resolves to, owned by the caller (no process-
+    wide copy: it is freed when the caller drops it)."""
     require("sentence_transformers", "embed", f"the bi-encoder {model}")
-    return _loaded(model, resolve_device(device))
-
-
-@functools.cache
-def _loaded(model: str, device: str) -> Encoder:
-    return Encoder(model, device)
+    return Encoder(model, resolve_device(device))

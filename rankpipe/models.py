@@ -181,11 +181,6 @@ SOURCE_RECORD = "rankpipe-source.json"
 """Kept in a dequantized folder: the GGUF file it came from (path, size, mtime) and its source."""
 
 
-def dequantized(gguf: Path, name: str) -> Path:
-    """A folder with the GGUF model dequantized for transformers (and vLLM), written once."""
-    return dequantized_with_source(gguf, name)[0]
-
-
 def dequantized_with_source(gguf: Path, name: str) -> tuple[Path, str]:
     """The dequantized folder of `gguf` and the source naming its weights
     (`gguf:FILE,QUANTIZATION,sha256:DIGEST`). The digest is computed once per file and recorded in
@@ -283,3 +278,15 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device {device!r}: no CUDA GPU is visible to torch")
     return device
+
+
+def free_memory() -> None:
+    """Return the memory of models just dropped: a garbage collection, and the GPU's cached blocks
+    where torch is loaded with a GPU (the `close()` of judges that own a model)."""
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -13,7 +13,6 @@ are generated."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -26,7 +25,7 @@ from rankpipe.errors import InputError
 from rankpipe.judges.answers import sigmoid
 from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
-from rankpipe.models import resolve_device, weights_fingerprint
+from rankpipe.models import free_memory, weights_fingerprint
 
 EXAMPLE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CACHED_TEXTS = 200_000
@@ -61,16 +60,6 @@ class CachedEncoder:
         return embedded
 
 
-def cached_encoder(model: str, device: str) -> CachedEncoder:
-    """One embedding cache per (model, device), shared by every judge of that model."""
-    return _cached(model, resolve_device(device))
-
-
-@functools.cache
-def _cached(model: str, device: str) -> CachedEncoder:
-    return CachedEncoder(load_encoder(model, device))
-
-
 class EmbeddingJudge:
     """Pairwise and listwise answers from query-passage cosine similarity."""
 
@@ -84,7 +73,7 @@ class EmbeddingJudge:
         if batch_size < 1:
             raise InputError(f"embed judge: batch_size must be at least 1, got {batch_size}")
         self.temperature, self.batch_size = temperature, batch_size
-        self.encoder = cached_encoder(model, device)
+        self.encoder = CachedEncoder(load_encoder(model, device))
         prompts = self.encoder.encoder.prompt_names
         # the model's query/document prompts change its answers: they are part of the identity
         applied = "".join(f",{role}_prompt={name}" for role, name in prompts.items() if name)
@@ -118,6 +107,11 @@ class EmbeddingJudge:
                 BlockJudgment(tuple(order), prompt_tokens=q_len + sum(n for _, n in passages))
             )
         return answers
+
+    def close(self) -> None:
+        """Free the encoder (this judge's own; nothing else holds it)."""
+        self.encoder = None  # type: ignore[assignment]
+        free_memory()
 
 
 def _build(spec: JudgeSpec, qrels: Qrels | None) -> EmbeddingJudge:

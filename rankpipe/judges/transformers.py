@@ -75,7 +75,7 @@ from rankpipe.judges.prompts import (
     render,
 )
 from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
-from rankpipe.models import ResolvedModel, resolve_device, resolve_weights
+from rankpipe.models import ResolvedModel, free_memory, resolve_device, resolve_weights
 from rankpipe.options import typed_value
 
 if TYPE_CHECKING:
@@ -129,9 +129,9 @@ class ChoiceLogprobs:
         return sigmoid(self.first - self.second)
 
 
-@functools.cache
 def load_model(path: str, device: str, dtype: str) -> LoadedModel:
-    """Load a causal LM or encoder-decoder once per process for (path, device, dtype)."""
+    """Load a causal LM or encoder-decoder for (path, device, dtype); the judge that asked owns it
+    (no process-wide copy) and frees it in `close()`."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -242,6 +242,12 @@ class TransformersJudge:
         elif prefix_reuse and not self.loaded.seq2seq:
             log.info("%s: this model's cache cannot be split by prefix; prompts run whole", model)
         self.stats: PrefixStats = PrefixStats()
+
+    def close(self) -> None:
+        """Free the model, its tokenizer and the prefix cache (this judge's own)."""
+        self.loaded = None  # type: ignore[assignment]
+        self.prefix_cache = None
+        free_memory()
 
     def choice_logprobs(self, prompts: Sequence[PairPrompt]) -> list[ChoiceLogprobs]:
         """The two choice tokens' log-probabilities at the answer position, for each prompt."""

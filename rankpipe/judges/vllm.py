@@ -71,7 +71,7 @@ from rankpipe.judges.prompts import (
 from rankpipe.judges.spec import JudgeSpec, bool_option, check_options, float_option, int_option
 from rankpipe.judges.telemetry import PrefixCacheStats, prefix_cache_from_metrics
 from rankpipe.judges.transformers import DEFAULT_MIN_MASS
-from rankpipe.models import resolve_model
+from rankpipe.models import free_memory, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,6 @@ OPTIONS = {
 }
 
 
-@functools.cache
 def load_engine(
     model: str,
     dtype: str,
@@ -100,8 +99,9 @@ def load_engine(
     enforce_eager: bool,
     prefix_caching: bool = True,
 ) -> Any:
-    """A vLLM engine for a model (resolved to a local path or hub ID), once per process for each set
-    of engine options; its metrics on (for the prefix-cache counters)."""
+    """A vLLM engine for a model (resolved to a local path or hub ID), owned by the judge that asked
+    (no process-wide copy: two judges are two engines, freed by their `close()`); its metrics on
+    (for the prefix-cache counters)."""
     try:
         from vllm import LLM
     except ImportError:
@@ -177,6 +177,16 @@ class VLLMJudge:
             f"set_prompt={self.set_template.name}#{self.set_template.digest},"
             f"dtype={dtype},min_mass={min_mass}"
         )
+
+    def close(self) -> None:
+        """Shut the engine down and free its GPU memory."""
+        llm, self.llm = self.llm, None
+        engine = getattr(llm, "llm_engine", None)
+        shutdown = getattr(engine, "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+        del llm, engine
+        free_memory()
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
         from vllm import SamplingParams

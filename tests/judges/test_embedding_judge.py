@@ -31,9 +31,9 @@ def best_and_offtopic(demo: Dataset) -> PairPrompt:
 def test_spec_works_offline_exactly_as_written(minilm: EmbeddingJudge) -> None:
     judge = make_judge(f"embed:{MINILM}")
     assert isinstance(judge, EmbeddingJudge)
-    assert judge.encoder is minilm.encoder  # one model per process
     assert judge.identity == f"embed:{MINILM},temperature=0.05"
     assert make_judge(f"embed:{MINILM},batch_size=8,device=cpu").identity == judge.identity
+    judge.close()
 
 
 def test_prefers_the_relevant_passage(minilm: EmbeddingJudge, demo: Dataset) -> None:
@@ -133,3 +133,27 @@ def test_the_text_cache_is_bounded(
     again = minilm.judge(prompts)  # evicted texts are encoded anew
     for x, y in zip(first, again, strict=True):
         assert x.p_a == pytest.approx(y.p_a, abs=1e-5) and x.prompt_tokens == y.prompt_tokens
+
+
+def test_each_judge_owns_its_encoder_and_close_frees_it(minilm: EmbeddingJudge) -> None:
+    import weakref
+
+    other = EmbeddingJudge(MINILM, device="cpu")
+    assert other.encoder is not minilm.encoder  # no process-wide copy
+    model = weakref.ref(other.encoder.encoder.model)
+    other.close()
+    assert other.encoder is None and model() is None  # nothing else held the model
+
+
+def test_a_reranker_closes_the_judge_it_loaded_and_not_one_it_was_given(
+    minilm: EmbeddingJudge, demo: Dataset
+) -> None:
+    from rankpipe.reranker import Reranker
+
+    with Reranker(f"embed:{MINILM},device=cpu", "heapsort", 3, cache=None) as reranker:
+        reranker.rerank(demo.candidates[:1])
+        loaded = reranker.judge
+    assert loaded.encoder is None
+    with Reranker(minilm, "heapsort", 3, cache=None) as reranker:
+        reranker.rerank(demo.candidates[:1])
+    assert minilm.encoder is not None
