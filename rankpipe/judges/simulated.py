@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 
 from rankpipe.data.trec import read_qrels
-from rankpipe.data.types import Qrels
+from rankpipe.data.types import Candidate, Qrels, Query
 from rankpipe.errors import InputError
 from rankpipe.judges.base import (
     BlockJudgment,
@@ -79,6 +79,11 @@ class SimulatedJudge:
     def grade(self, qid: str, docid: str) -> int:
         return self.qrels.get(qid, {}).get(docid, 0)
 
+    def grade_of(self, query: Query, passage: Candidate) -> int:
+        """The grade a prompt's passage gets (the qrels' label; `sim:grades=overlap` reads the
+        texts instead, rankpipe/judges/overlap.py)."""
+        return self.grade(query.qid, passage.docid)
+
     def _rng(self, *parts: str) -> random.Random:
         digest = hashlib.sha256("\x1f".join((str(self.seed), *parts)).encode()).digest()
         return random.Random(int.from_bytes(digest[:8], "big"))
@@ -96,7 +101,7 @@ class SimulatedJudge:
         rng = self._rng("pair", qid, prompt.a.docid, prompt.b.docid)
         if rng.random() < self.bias:
             return Judgment(1.0)
-        a, b = self.grade(qid, prompt.a.docid), self.grade(qid, prompt.b.docid)
+        a, b = self.grade_of(prompt.query, prompt.a), self.grade_of(prompt.query, prompt.b)
         if a == b:
             return Judgment(0.5)
         prefers_a = a > b
@@ -117,7 +122,7 @@ class SimulatedJudge:
 
     def _rank_one(self, prompt: BlockPrompt) -> BlockJudgment:
         qid = prompt.query.qid
-        grades = [self.grade(qid, p.docid) for p in prompt.passages]
+        grades = [self.grade_of(prompt.query, p) for p in prompt.passages]
         order = sorted(range(len(grades)), key=lambda i: -grades[i])
         rng = self._rng("block", qid, *(p.docid for p in prompt.passages))
         for i in range(len(order) - 1):
@@ -139,7 +144,7 @@ class SimulatedJudge:
         shown; all members of one grade tie whatever the noise."""
         qid, size = prompt.query.qid, len(prompt.passages)
         rng = self._rng("set", qid, *(p.docid for p in prompt.passages))
-        grades = [self.grade(qid, p.docid) for p in prompt.passages]
+        grades = [self.grade_of(prompt.query, p) for p in prompt.passages]
         pick: int | None = None
         if rng.random() < self.bias:
             pick = 0
@@ -158,9 +163,13 @@ class SimulatedJudge:
 
 
 def _build(spec: JudgeSpec, qrels: Qrels | None) -> SimulatedJudge:
-    check_options(spec, {"qrels", "noise", "bias", "seed", "latency", *TOKEN_OPTIONS})
+    check_options(spec, {"qrels", "grades", "noise", "bias", "seed", "latency", *TOKEN_OPTIONS})
     if spec.target:
         raise InputError(f"judge {spec}: sim takes options only, e.g. sim:qrels=FILE,noise=0.1")
+    if "grades" in spec.options:  # grades from the texts: any documents, no qrels
+        from rankpipe.judges.overlap import build_overlap
+
+        return build_overlap(spec, _counter(spec))
     if "qrels" in spec.options:
         qrels = read_qrels(spec.options["qrels"])
     elif qrels is None:
