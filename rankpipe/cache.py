@@ -28,7 +28,22 @@ once). Schema 2, marked by `PRAGMA application_id` and `PRAGMA user_version` and
 
 Every row read is checked (checksum, value ranges); a row that fails, a foreign or older schema,
 or a file SQLite calls malformed is an InputError naming the file and how to recover. Nothing is
-silently recomputed or silently served.
+silently recomputed or silently served. Another program's SQLite file is never called an older
+rankpipe cache (whose `judgments` table had exactly the columns key, value, judge), so the advice
+to clear it is never given for it.
+
+Two answers to one prompt: the first valid answer stored is kept, and a later different one (a
+nondeterministic server, or two processes asking the same prompt at once) is dropped, so a key
+always gives back what the first run that stored it saw; only an invalid answer is replaced by a
+later attempt. To ask again, delete the judge's judgments (`rankpipe cache clear --judge ID`).
+
+The file under the cache: its device and inode are noted at open, and checked before every read
+and commit. A file replaced (an `mv` or copy over it) or removed while a process uses it stops that
+process with an InputError saying so, before anything more is written: its write-ahead log is
+first checkpointed into the old file and emptied, so neither file is left with the other's log.
+A log left beside a replaced file by a process killed before it noticed is recognised by
+`stale_wal()` (`rankpipe cache check` runs it), which says how to move it aside. Using a cache
+after `close()` raises ClosedError, never a claim that the file is damaged.
 
 Writes: `put_many` commits at once when the last commit is at least `commit_every_s` old, else
 with the next commit or `flush()` (the executor flushes after every wave and before an error
@@ -41,6 +56,7 @@ and never a committed one; SQLite's WAL keeps the file valid.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -56,7 +72,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rankpipe.data.types import Candidate, Query
-from rankpipe.errors import InputError
+from rankpipe.errors import ClosedError, InputError
 from rankpipe.judges.base import BlockJudgment, Judgment, SetJudgment
 
 SCHEMA_VERSION = 2
@@ -302,6 +318,9 @@ class SQLiteCache:
         self._last_commit = -math.inf
         self._judge_ids: dict[str, int] = {}
         self._identities: dict[int, str] = {}
+        self._closed = False
+        self._lost: InputError | None = None
+        """Set when the file was replaced or removed under this cache: every later use raises it."""
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a directory, not a cache file")
         try:
@@ -310,6 +329,7 @@ class SQLiteCache:
             raise InputError(
                 f"{self.path}: cannot create the cache file's folder ({error})"
             ) from None
+        self._refuse_before_opening()
         with self._translated():
             self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False)
             _enable_wal(self._db, timeout_s)
@@ -318,20 +338,78 @@ class SQLiteCache:
             self._db.execute("PRAGMA wal_autocheckpoint=8192")  # 32 MiB of WAL between copies
             self._check_schema()
             self._load_judges()
+        self._file_id = _file_id(self.path)
+
+    # --- the file under the cache ---------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        """Raise ClosedError after close(); InputError when the file was replaced or removed
+        since it was opened (checkpointing this connection's log into the old file first)."""
+        if self._closed:
+            raise ClosedError(
+                f"{self.path}: this judgment cache is closed (used after close() or after its "
+                "with block); open it again"
+            )
+        if self._lost is not None:
+            raise self._lost
+        now = _file_id(self.path)
+        if now == self._file_id:
+            return
+        what = (
+            "removed (or moved away)"
+            if now is None
+            else "replaced by another file (moved or copied over it)"
+        )
+        with contextlib.suppress(sqlite3.Error):  # the log into the old file, emptied
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        lost = len(self._pending)
+        self._pending.clear()
+        self._lost = InputError(
+            f"{self.path}: the cache file was {what} while this process used it; it stopped "
+            f"writing ({lost} answers not yet committed are not stored): rerun the same command "
+            f"to go on with the file now at {self.path}"
+        )
+        raise self._lost
 
     # --- schema and errors ------------------------------------------------------------------
 
     def _check_schema(self) -> None:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")  # one process creates the schema, others see it
-            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
-            application = self._db.execute("PRAGMA application_id").fetchone()[0]
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables, application, version = _schema_marks(self._db)
             if not tables and application == 0:
                 self._db.executescript(SCHEMA)  # commits the check's transaction first
                 return
+        self._refuse_foreign(self._db, tables, application, version)
+
+    def _refuse_before_opening(self) -> None:
+        """Refuse an SQLite file that is not a rankpipe cache before opening it to write (which
+        would switch it to WAL mode, changing another program's file): read-only, by its
+        header's application id first."""
+        try:
+            with open(self.path, "rb") as handle:
+                header = handle.read(100)
+        except OSError:
+            return  # a missing file is created; an unreadable one is named when opened
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            return
+        if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+            return
+        with contextlib.suppress(sqlite3.Error), contextlib.closing(
+            sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            tables, application, version = _schema_marks(db)
+            if tables or application != 0:
+                self._refuse_foreign(db, tables, application, version)
+
+    def _refuse_foreign(
+        self, db: sqlite3.Connection, tables: set[str], application: int, version: int
+    ) -> None:
+        """InputError for a database that is not a cache of this version's schema."""
         if application != APPLICATION_ID:
-            if "judgments" in tables and application == 0 and version == 0:
+            if application == 0 and version == 0 and _older_schema(db):
                 raise InputError(
                     f"{self.path}: a judgment cache of an older rankpipe (schema 1), which this "
                     f"version cannot trust (ambiguous keys, no checksums): empty it with "
@@ -367,6 +445,8 @@ class SQLiteCache:
                 f"{self.path}: not a rankpipe judgment cache (not an SQLite file): choose another "
                 "--cache file"
             )
+        if stale_wal(self.path):
+            return stale_wal_error(self.path)
         return InputError(
             f"{self.path}: the cache file is damaged ({message}): empty it with "
             f"`rankpipe cache clear --cache {self.path}` (its judgments are lost) or delete it"
@@ -394,6 +474,7 @@ class SQLiteCache:
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, Entry]:
         found: dict[bytes, Entry] = {}
         with self._lock, self._translated():
+            self._check_usable()
             for key in keys:
                 if key in self._pending:
                     waiting, _, created = self._pending[key]
@@ -421,6 +502,7 @@ class SQLiteCache:
             if problem is not None:
                 raise RuntimeError(f"judge {judge} gave an answer that cannot be stored: {problem}")
         with self._lock:
+            self._check_usable()
             now = time.time()
             for key, entry in entries.items():
                 self._pending[key] = (entry, judge, now)
@@ -433,6 +515,9 @@ class SQLiteCache:
 
     def _commit(self) -> None:
         """Write the pending entries in one transaction (caller holds the lock)."""
+        if self._closed and not self._pending:
+            return
+        self._check_usable()
         if not self._pending:
             return
         with self._translated(), self._db:
@@ -459,6 +544,7 @@ class SQLiteCache:
         """Every stored row with its entry, or what is wrong with it."""
         self.flush()
         with self._translated():
+            self._check_usable()
             self._load_judges()
             for row in self._db.execute(f"SELECT {COLUMNS} FROM judgments"):
                 yield row, _decode(row, self._identities.get(row[1]))
@@ -470,6 +556,7 @@ class SQLiteCache:
         """(rows read, one line per problem): SQLite's integrity check, then every row."""
         problems: list[str] = []
         with self._translated():
+            self._check_usable()
             for (line,) in self._db.execute("PRAGMA integrity_check"):
                 if line != "ok":
                     problems.append(f"SQLite: {line}")
@@ -487,6 +574,7 @@ class SQLiteCache:
         """(judge identity, stored judgments) for each judge, most first."""
         self.flush()
         with self._lock, self._translated():
+            self._check_usable()
             rows = self._db.execute(
                 "SELECT coalesce(judges.identity, '#' || judgments.judge), COUNT(*) "
                 "FROM judgments LEFT JOIN judges ON judges.id = judgments.judge "
@@ -498,6 +586,7 @@ class SQLiteCache:
         """Delete every judgment (or only those of the given judge identities); returns how many."""
         self.flush()
         with self._lock, self._translated(), self._db:
+            self._check_usable()
             if judges is None:
                 cursor = self._db.execute("DELETE FROM judgments")
             else:
@@ -511,10 +600,16 @@ class SQLiteCache:
         return cursor.rowcount
 
     def close(self) -> None:
+        """Commit what is pending and close the file; closing twice is harmless. A cache whose
+        file was replaced or removed under it closes without writing (its error was raised)."""
+        if self._closed:
+            return
         try:
-            self.flush()
+            if self._lost is None:
+                self.flush()
         finally:
             with self._lock:
+                self._closed = True
                 self._db.close()
 
     def __enter__(self) -> SQLiteCache:
@@ -562,7 +657,75 @@ def is_replaceable(path: Path) -> bool:
             columns = [r[1] for r in db.execute("PRAGMA table_info(judgments)")]
     except sqlite3.DatabaseError:
         return False
-    return application == 0 and columns == ["key", "value", "judge"]
+    return application == 0 and columns == OLDER_COLUMNS
+
+
+OLDER_COLUMNS = ["key", "value", "judge"]
+"""The `judgments` table of schema 1, the only older rankpipe cache."""
+
+
+def _schema_marks(db: sqlite3.Connection) -> tuple[set[str], int, int]:
+    """(table names, application id, user version) of a database."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+    application = db.execute("PRAGMA application_id").fetchone()[0]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    return tables, application, version
+
+
+def _older_schema(db: sqlite3.Connection) -> bool:
+    """Whether an unmarked SQLite file is an older rankpipe cache (its `judgments` table has the
+    columns of schema 1), not another program's file that happens to have such a table."""
+    return [r[1] for r in db.execute("PRAGMA table_info(judgments)")] == OLDER_COLUMNS
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def stale_wal(path: str | Path) -> bool:
+    """Whether the write-ahead log beside `path` belongs to another file: read with it, the cache
+    is malformed; read alone (SQLite's `immutable`, which ignores the log and writes nothing),
+    it is sound. That is what a process leaves when its cache file is replaced under it and it is
+    killed before it notices. Reads the file twice (quick_check) when a log is there; writes
+    nothing, so the log is never copied into the file."""
+    wal = Path(f"{path}-wal")
+    try:
+        if wal.stat().st_size == 0:
+            return False
+    except OSError:
+        return False
+    uri = Path(path).resolve().as_uri()
+    if _quick_check(f"{uri}?mode=ro"):
+        return False
+    return _quick_check(f"{uri}?immutable=1")
+
+
+def stale_wal_error(path: str | Path) -> InputError:
+    return InputError(
+        f"{path}: its write-ahead log {path}-wal belongs to an earlier file at this path (a "
+        "process was using that file when this one was moved or copied over it); the file alone "
+        f"is sound. Move the log aside, then check again: `mv {path}-wal {path}-wal.stale && "
+        f"rm -f {path}-shm && rankpipe cache check --cache {path}`"
+    )
+
+
+def _quick_check(uri: str) -> bool:
+    """Whether SQLite reads the database at `uri` as sound (no writes: ro or immutable URIs)."""
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=5)
+    except sqlite3.Error:
+        return False
+    try:
+        return [r[0] for r in db.execute("PRAGMA quick_check")] == ["ok"]
+    except sqlite3.DatabaseError as error:
+        return "locked" in str(error) or "busy" in str(error)  # in use: not a stale log
+    finally:
+        db.close()
 
 
 def remove_cache_file(path: Path) -> None:

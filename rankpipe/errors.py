@@ -16,6 +16,11 @@ def line_error(path: str | Path, line_no: int, message: str) -> InputError:
     return InputError(f"line {line_no} of {path}: {message}")
 
 
+class ClosedError(RuntimeError):
+    """An object (a judgment cache, a Reranker) used after `close()`: the caller's mistake, not a
+    problem of any file."""
+
+
 class JudgeError(Exception):
     """The judge failed for good (a server dead after its retries, a model that cannot load or run).
     Judgments finished before the failure are in the cache, so rerunning the same command

@@ -18,6 +18,8 @@ from rankpipe.cache import (
     describe_default_cache,
     is_replaceable,
     remove_cache_file,
+    stale_wal,
+    stale_wal_error,
 )
 from rankpipe.errors import InputError
 from rankpipe.judges.base import BlockJudgment, Judgment, SetJudgment
@@ -70,6 +72,8 @@ def run_command(args: argparse.Namespace) -> int:
     path = args.cache or default_cache_path()
     if not path.is_file():
         raise InputError(f"{path}: no cache file there")
+    if stale_wal(path):  # before SQLite opens it and copies the log into it
+        raise stale_wal_error(path)
     if args.action == "clear" and not args.judge:
         return _clear_all(path)
     with SQLiteCache(path) as cache:
