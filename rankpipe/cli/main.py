@@ -68,6 +68,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rankpipe.cli.distill",
         "distill a judge's pairwise preferences into a dense retriever (PairDistill)",
     ),
+    "serve": (
+        "rankpipe.cli.serve",
+        "serve reranking over HTTP (the Cohere/Jina/vLLM rerank API), batching across requests",
+    ),
 }
 """command -> (the module that registers it, its one-line help). Commands of one module stay
 together, in the order the module registers them."""
