@@ -27,8 +27,12 @@ RERANK += ["--batch-size", "4"]
 
 
 def cached_rows(cache: Path) -> int:
-    with sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=5) as db:
-        return int(db.execute("SELECT COUNT(*) FROM judgments").fetchone()[0])
+    """Judgments committed to the cache file (0 before the run has made its table)."""
+    try:
+        with sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=5) as db:
+            return int(db.execute("SELECT COUNT(*) FROM judgments").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
 
 
 def inferences(cost: Path) -> int:
@@ -129,3 +133,32 @@ def test_a_file_size_limit_names_the_file_and_keeps_the_old_output(tmp_path: Pat
     assert done.stderr == f"rankpipe evaluate: error: {output}: File too large\n"
     assert output.read_text() == "precious\n"
     assert [p.name for p in tmp_path.iterdir()] == ["per-query.csv"]
+
+
+def test_a_cache_file_replaced_during_a_run_stops_it_with_both_files_sound(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cache, output, other = tmp_path / "cache.sqlite", tmp_path / "run.trec", tmp_path / "o.sqlite"
+    assert main([*RERANK, "--judge", "sim", "--cache", str(other), "--output", str(output)]) == 0
+    output.unlink()
+    Path(f"{output}.cost.json").unlink()
+    kept = cached_rows(other)
+
+    def swap() -> None:
+        while not cache.exists() or cached_rows(cache) == 0:
+            time.sleep(0.02)
+        os.replace(other, cache)  # `mv o.sqlite cache.sqlite` while the run writes
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    argv = ["--judge", "sim:latency=0.05", "--cache", str(cache), "--output", str(output)]
+    code = main([*RERANK, "--depth", "20", *argv])
+    swapper.join()
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"{cache}: the cache file was replaced by another file" in err
+    assert not output.exists()
+    wal = Path(f"{cache}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert cached_rows(cache) == kept  # the file moved in is whole, and sound
+    assert main(["cache", "check", "--cache", str(cache)]) == 0
