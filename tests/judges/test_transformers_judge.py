@@ -57,7 +57,7 @@ def test_probabilities_and_token_counts(smollm2: TransformersJudge, demo: Datase
 def test_left_padded_batches_match_one_by_one(smollm2: TransformersJudge, demo: Dataset) -> None:
     prompts = pairs(demo, 3)
     batched = TransformersJudge(SMOLLM2, device="cpu", batch_size=3)
-    assert batched.loaded is smollm2.loaded  # one model per process
+    assert batched.loaded is not smollm2.loaded  # each judge owns its model
     together = batched.judge(prompts)
     assert len({j.prompt_tokens for j in together}) > 1  # the batch really is padded
     alone = [smollm2.judge([p])[0] for p in prompts]
@@ -133,7 +133,7 @@ def test_answers_off_the_choices_are_invalid_counted_and_logged_once(
     odd = tmp_path / "odd_choices.toml"
     odd.write_text(source.read_text().replace('["A", "B"]', '["Zebra", "Quokka"]'))
     odd_judge = make_judge(f"hf:{SMOLLM2},device=cpu,prompt={odd}")
-    assert isinstance(odd_judge, TransformersJudge) and odd_judge.loaded is smollm2.loaded
+    assert isinstance(odd_judge, TransformersJudge)
     judge, item = CountingJudge(odd_judge), demo.candidates[1].truncated(3)
     with caplog.at_level(logging.WARNING, logger="rankpipe.judges.transformers"):
         ledger = Executor(judge, both_orders=False).run([item], AskPairs([(0, 1), (1, 2)]), 3).ledger
