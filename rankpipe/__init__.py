@@ -10,13 +10,14 @@ The names below are imported when first used, so `import rankpipe` stays cheap."
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-EXPORTS = {
+_EXPORTS = {
     "Reranker": "rankpipe.reranker",
+    "rerank": "rankpipe.reranker",
     "RerankResult": "rankpipe.reranker",
     "load_dataset": "rankpipe.data.datasets",
     "evaluate": "rankpipe.evaluation.metrics",
@@ -32,7 +33,7 @@ EXPORTS = {
     "Ranking": "rankpipe.data.types",
     "Run": "rankpipe.data.types",
 }
-__all__ = sorted(EXPORTS)
+__all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from rankpipe.data.candidates import read_candidates, write_candidates
@@ -41,16 +42,17 @@ if TYPE_CHECKING:
     from rankpipe.data.trec import read_qrels, read_run, write_run
     from rankpipe.data.types import Candidate, Query, QueryCandidates, Ranking, Run
     from rankpipe.evaluation.metrics import evaluate
-    from rankpipe.reranker import Reranker, RerankResult
+    from rankpipe.reranker import Reranker, RerankResult, rerank
 
 
-def __getattr__(name: str) -> Any:
-    if name not in EXPORTS:
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
         raise AttributeError(f"module 'rankpipe' has no attribute {name!r}")
-    value = getattr(importlib.import_module(EXPORTS[name]), name)
+    value = getattr(_importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *EXPORTS])
+    """The public names only (no module machinery)."""
+    return sorted([*_EXPORTS, "__version__"])
