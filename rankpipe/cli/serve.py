@@ -79,7 +79,7 @@ def api_key(name: str | None) -> str | None:
 
 def run_command(args: argparse.Namespace) -> int:
     key = api_key(args.api_key_env)
-    uvicorn = require("uvicorn", "serve", "rankpipe serve")
+    require("uvicorn", "serve", "rankpipe serve")
     from rankpipe.reranker import Reranker
     from rankpipe.serve.app import create_app
 
@@ -109,10 +109,7 @@ def run_command(args: argparse.Namespace) -> int:
             strategy_name=args.strategy,
             model_name=model_name(args.judge),
         )
-        config = uvicorn.Config(
-            app, host=args.host, port=args.port, log_level="warning", lifespan="on"
-        )
-        _run(_announcing(uvicorn)(config))
+        run_app(app, args.host, args.port)
     print("rankpipe serve: stopped; requests drained, cache committed", file=sys.stderr)
     return 0
 
@@ -122,6 +119,14 @@ def model_name(judge: str) -> str:
     backend, _, rest = judge.partition(":")
     target = rest.split(",")[0].split("@")[0]
     return f"{backend}:{target}" if target and "=" not in target else backend
+
+
+def run_app(app: Any, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve an ASGI app on uvicorn, saying where once it listens, until SIGTERM or Ctrl-C; then
+    drain the requests in flight and return (the caller closes what the app was built over)."""
+    uvicorn = require("uvicorn", "serve", "rankpipe serve")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    _run(_announcing(uvicorn)(config))
 
 
 def _announcing(uvicorn: Any) -> Any:
