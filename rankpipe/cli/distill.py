@@ -11,16 +11,16 @@ from rankpipe.cli.inputs import (
     add_cache_arguments,
     add_candidate_arguments,
     cache_path,
-    finite_float,
     load_candidates,
     positive_int,
     show_progress,
 )
 from rankpipe.data.topics import read_topics
-from rankpipe.data.trec import read_run
+from rankpipe.data.trec import read_qrels, read_run
+from rankpipe.distill.options import add_training_arguments, read_qids, train_config
 from rankpipe.errors import InputError, JudgeError
 
-DEPTH = 20
+DEPTH = 30
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -43,12 +43,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--judge", metavar="SPEC", help="the teacher: a judge spec, as for rerank")
     parser.add_argument(
-        "--student",
-        default="sentence-transformers/all-MiniLM-L6-v2",
-        metavar="MODEL",
-        help="sentence-transformers model or encoder to train (default all-MiniLM-L6-v2)",
-    )
-    parser.add_argument(
         "--out",
         required=True,
         metavar="DIR",
@@ -56,10 +50,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--pairs",
-        default="window:5,n=16",
+        default="window:5,n=16,k=20",
         metavar="RULE",
-        help="window:W,n=N[,seed=S] | allpairs[:k=K] | strategy:NAME[+opt=val][,top_k=K] "
-        "(default window:5,n=16)",
+        help="window:W,n=N[,seed=S][,k=K] | allpairs[:k=K] | strategy:NAME[+opt=val][,top_k=K] "
+        "(default window:5,n=16,k=20: over the teacher's top 20)",
     )
     parser.add_argument(
         "--scores",
@@ -90,141 +84,155 @@ def register(commands: argparse._SubParsersAction) -> None:
     orders.add_argument(
         "--one-order", dest="both_orders", action="store_false", help="ask (A,B) only"
     )
-    training = parser.add_argument_group("training")
-    weight = finite_float(minimum=0.0)
-    training.add_argument(
-        "--alpha", type=weight, default=3.0, help="weight of the pairwise KL term (default 3.0)"
+    parser.add_argument(
+        "--rank-with",
+        default="heapsort",
+        metavar="STRATEGY",
+        help="the strategy the teacher ranks each query's candidates with before the pairs are "
+        "taken over its order (default heapsort; 'none': pairs over the first-stage order)",
     )
-    training.add_argument(
-        "--pointwise",
-        type=weight,
-        default=1.0,
-        help="weight of the pointwise KL term (default 1.0)",
-    )
-    training.add_argument(
-        "--in-batch",
-        type=weight,
-        default=0.0,
-        help="weight of the in-batch contrastive term (default 0)",
-    )
-    training.add_argument(
-        "--temperature",
-        type=finite_float(minimum=1e-6),
-        default=0.05,
-        help="student temperature over cosine scores (default 0.05)",
-    )
-    training.add_argument(
-        "--teacher-temperature",
-        type=finite_float(minimum=1e-6),
-        default=1.0,
-        help="temperature over the teacher scores (default 1.0)",
-    )
-    training.add_argument(
-        "--epochs", type=finite_float(minimum=0.01), default=1.0, help="training epochs (default 1)"
-    )
-    training.add_argument(
-        "--max-steps",
-        type=int,
-        default=-1,
-        help="stop after this many steps (default: the epochs decide)",
-    )
-    training.add_argument(
-        "--train-batch-size",
+    parser.add_argument(
+        "--rank-top-k",
         type=positive_int,
-        default=4,
-        help="queries per training step, each with all its candidates (default 4)",
+        default=20,
+        help="positions the teacher's ranking decides (default 20)",
     )
-    training.add_argument(
-        "--lr", type=finite_float(minimum=0.0), default=3e-5, help="learning rate (default 3e-5)"
-    )
-    training.add_argument(
-        "--max-seq-length",
+    parser.add_argument(
+        "--keep",
         type=positive_int,
-        default=128,
-        help="tokens per text in training (default 128)",
+        default=20,
+        help="candidates per query trained on: the teacher's top KEEP (default 20)",
     )
-    training.add_argument(
-        "--dev-fraction",
-        type=finite_float(0.0, 0.9),
-        default=0.0,
-        help="share of queries held out for eval loss and early stopping",
+    parser.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=1,
+        help="training rounds; each after the first mines the student's own top --depth from "
+        "--corpus (default: every candidate passage) as hard negatives (default 1)",
     )
-    training.add_argument("--seed", type=int, default=42, help="training seed (default 42)")
-    training.add_argument("--device", help="cpu, cuda, cuda:1 (default: a GPU when present)")
+    parser.add_argument(
+        "--shard-queries",
+        type=positive_int,
+        default=1000,
+        help="with --mine-only: queries mined and written per shard (default 1000)",
+    )
+    add_training_arguments(parser)
     parser.set_defaults(handler=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from rankpipe.distill.dataset import load_training_set, save_training_set
-    from rankpipe.distill.train import TrainConfig, check_student, train_student
+    from rankpipe.distill.train import check_student
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise InputError(f"--out {out} exists; choose a new folder or pass --overwrite")
     if args.mine_only and args.from_dataset:
         raise InputError("--mine-only and --from-dataset exclude each other")
+    if args.from_dataset and args.rounds > 1:
+        raise InputError(
+            "--rounds needs the teacher: give candidates and --judge, not --from-dataset"
+        )
     if not args.mine_only:
         check_student(args.student)
-    if args.from_dataset:
-        if args.candidates or args.run or args.dataset or args.judge:
-            raise InputError("--from-dataset trains on a mined set: give no candidates or --judge")
-        training = load_training_set(args.from_dataset)
-        data_name = str(args.from_dataset)
-        print(
-            f"training set {args.from_dataset}: {training.info.queries} queries, "
-            f"{training.info.judged_pairs} judged pairs from {training.info.teacher}"
-        )
-    else:
-        mined = mine(args)
-        if mined is None:
-            return 1
-        training, ledger = mined
-        data_name = describe_source(args)
-        if args.mine_only:
-            save_training_set(training, out, ledger, overwrite=args.overwrite)
-            print(f"wrote {out} (training set; train with rankpipe distill --from-dataset {out})")
-            return 0
-    config = TrainConfig(
-        student=args.student,
-        epochs=args.epochs,
-        batch_size=args.train_batch_size,
-        learning_rate=args.lr,
-        alpha=args.alpha,
-        pointwise=args.pointwise,
-        in_batch=args.in_batch,
-        temperature=args.temperature,
-        teacher_temperature=args.teacher_temperature,
-        max_seq_length=args.max_seq_length,
-        seed=args.seed,
-        max_steps=args.max_steps,
-        dev_fraction=args.dev_fraction,
-        device=args.device,
-        progress=show_progress(),
-    )
     try:
-        result = train_student(training, out, config, overwrite=args.overwrite, data_name=data_name)
-    except ValueError as error:  # the loss refuses its settings (e.g. every weight 0)
-        raise InputError(str(error)) from None
-    if not args.from_dataset:
-        save_training_set(training, out / "training_set", ledger)
-    dev = f", dev loss {result.dev_loss:.4f}" if result.dev_loss is not None else ""
-    print(
-        f"trained {args.student} on {training.info.queries} queries: {result.steps} steps in "
-        f"{result.seconds:.1f} s; training-set loss {result.loss_before:.4f} -> "
-        f"{result.loss_after:.4f} (mean training loss {result.train_loss:.4f}{dev})"
-    )
-    extra = "" if args.from_dataset else f" and {out / 'training_set'}"
-    print(
-        f"wrote {out} (a sentence-transformers model){extra}; use it with "
-        f"rankpipe index --kind dense --model {out} or --judge embed:{out}"
-    )
+        if args.from_dataset:
+            result = train_from_dataset(args)
+        elif args.mine_only:
+            return mine_only(args)
+        else:
+            result = mine_and_train(args)
+    except JudgeError as error:
+        cache = cache_path(args)
+        where = (
+            f"cached in {cache}; rerun the same command to resume" if cache else "lost (--no-cache)"
+        )
+        print(
+            f"rankpipe distill: judge failed: {error}\n"
+            f"  judgments finished before the failure are {where}; nothing was trained",
+            file=sys.stderr,
+        )
+        return 1
+    report(args, result)
     return 0
 
 
-def mine(args: argparse.Namespace):  # noqa: ANN201 - (TrainingSet, CostLedger) or None
-    """Mine the teacher's pairs and build the training set; None when the judge failed (said)."""
-    from rankpipe.distill.dataset import SCORE_SOURCES, build_training_set
-    from rankpipe.distill.mining import mine_pairs, parse_pairs
+def train_from_dataset(args: argparse.Namespace):  # noqa: ANN201 - a DistillResult
+    from rankpipe.distill.dataset import load_training_set
+    from rankpipe.distill.pipeline import distill_training_set
+
+    if args.candidates or args.run or args.dataset or args.judge:
+        raise InputError("--from-dataset trains on a mined set: give no candidates or --judge")
+    training = load_training_set(args.from_dataset)
+    print(
+        f"training set {args.from_dataset}: {training.info.queries} queries, "
+        f"{training.info.judged_pairs} judged pairs from {training.info.teacher}"
+    )
+    return distill_training_set(
+        training,
+        args.out,
+        training=train_config(args, show_progress()),
+        qrels=read_qrels(args.qrels) if args.qrels else None,
+        dev_fraction=args.dev_fraction,
+        dev_queries=read_qids(args.dev_queries) if args.dev_queries else None,
+        overwrite=args.overwrite,
+        data_name=str(args.from_dataset),
+    )
+
+
+def mine_and_train(args: argparse.Namespace):  # noqa: ANN201 - a DistillResult
+    from rankpipe.data.corpus import read_corpus
+    from rankpipe.distill.pipeline import distill
+
+    items, qrels, judge, mining = inputs(args)
+    result = distill(
+        items,
+        judge,
+        args.out,
+        training=train_config(args, show_progress()),
+        mining=mining,
+        qrels=qrels,
+        dev_fraction=args.dev_fraction,
+        dev_queries=read_qids(args.dev_queries) if args.dev_queries else None,
+        rounds=args.rounds,
+        corpus=read_corpus(args.corpus) if args.corpus and args.rounds > 1 else None,
+        cache=cache_path(args),
+        overwrite=args.overwrite,
+        progress=show_progress(),
+        data_name=describe_source(args),
+    )
+    return result
+
+
+def mine_only(args: argparse.Namespace) -> int:
+    from rankpipe.distill.dataset import load_training_set
+    from rankpipe.distill.pipeline import mine_to_folder
+
+    items, _, judge, mining = inputs(args)
+    mine_to_folder(
+        items,
+        judge,
+        args.out,
+        mining=mining,
+        cache=cache_path(args),
+        shard_queries=args.shard_queries,
+        overwrite=args.overwrite,
+        progress=show_progress(),
+    )
+    info = load_training_set(args.out).info
+    left_out = f"; {len(info.skipped)} queries left out" if info.skipped else ""
+    print(
+        f"mined {len(items)} queries with {info.pairs_rule} / {args.judge}: {info.judged_pairs} "
+        f"pairs, {info.inferences} inferences; teacher scores: {info.score_source}{left_out}"
+    )
+    print(f"wrote {args.out} (training set; train with rankpipe distill --from-dataset {args.out})")
+    return 0
+
+
+def inputs(args: argparse.Namespace):  # noqa: ANN201 - (items, qrels, judge, MiningSettings)
+    """The candidates, qrels, teacher and mining settings the arguments name."""
+    from rankpipe.distill.dataset import SCORE_SOURCES
+    from rankpipe.distill.mining import parse_pairs
+    from rankpipe.distill.pipeline import MiningSettings
     from rankpipe.judges.spec import make_judge
 
     if not args.judge:
@@ -243,46 +251,49 @@ def mine(args: argparse.Namespace):  # noqa: ANN201 - (TrainingSet, CostLedger) 
         items = [item for item in items if item.query.qid in wanted]
         if not items:
             raise InputError(f"--queries {args.queries}: none of its queries has candidates")
-    judge = make_judge(args.judge, qrels)
-    cache = cache_path(args)
-    try:
-        mined = mine_pairs(
-            items,
-            judge,
-            rule,
-            cache=cache,
-            batch_size=args.batch_size,
-            both_orders=args.both_orders,
-            progress=show_progress(),
-        )
-    except JudgeError as error:
-        where = (
-            f"cached in {cache}; rerun the same command to resume" if cache else "lost (--no-cache)"
-        )
+    rank_with = None if args.rank_with == "none" else args.rank_with
+    if rank_with and rule.kind == "strategy":
+        raise InputError("--pairs strategy:... asks its own comparisons: give --rank-with none")
+    mining = MiningSettings(
+        rule=rule,
+        rank_with=rank_with,
+        rank_top_k=args.rank_top_k,
+        keep=args.keep if rank_with else None,
+        depth=args.depth,
+        batch_size=args.batch_size,
+        both_orders=args.both_orders,
+        scores=args.scores if run is None else "run",
+        score_run=run,
+        score_run_name=args.scores if run is not None else "",
+    )
+    return items, qrels, make_judge(args.judge, qrels), mining
+
+
+def report(args: argparse.Namespace, result) -> None:  # noqa: ANN001 - a DistillResult
+    first = result.rounds[0]
+    total = first.ledger.total()
+    info = result.training_set.info
+    if not args.from_dataset:
+        teacher = f"ranked by the teacher ({args.rank_with}), " if args.rank_with != "none" else ""
+        left_out = f"; {len(info.skipped)} queries left out" if info.skipped else ""
         print(
-            f"rankpipe distill: judge failed: {error}\n"
-            f"  judgments finished before the failure are {where}; nothing was trained",
-            file=sys.stderr,
+            f"mined {info.queries + len(info.skipped)} queries, {teacher}pairs {info.pairs_rule} / "
+            f"{args.judge}: {info.judged_pairs} pairs, {total['inferences']:.0f} inferences "
+            f"({total['cache_hits']:.0f} prompts from cache), {total['judge_calls']:.0f} judge "
+            f"calls, {total['wall_s']:.1f} s{left_out}"
         )
-        return None
-    total = mined.ledger.total()
-    pairs = sum(len(q.pairs) for q in mined.queries)
+    for r in result.rounds:
+        t = r.train
+        print(
+            f"round {r.round}: trained {args.student if r.round == 0 else 'the kept student'} on "
+            f"{r.queries} queries: {t.steps} steps in {t.seconds:.1f} s; training-set loss "
+            f"{t.loss_before:.4f} -> {t.loss_after:.4f}"
+        )
+    print(result.summary())
     print(
-        f"mined {len(items)} queries with {rule} / {args.judge}: {pairs} pairs, "
-        f"{total['inferences']:.0f} inferences ({total['cache_hits']:.0f} prompts from cache), "
-        f"{total['judge_calls']:.0f} judge calls, {total['wall_s']:.1f} s"
+        f"wrote {args.out} (a sentence-transformers model, with its training set and rounds.json);"
+        f" use it with rankpipe index --kind dense --model {args.out} or --judge embed:{args.out}"
     )
-    source = "bradley-terry" if run is None and args.scores == "bradley-terry" else args.scores
-    training = build_training_set(
-        mined, source if run is None else "run", run, run_name=args.scores if run else ""
-    )
-    info = training.info
-    left_out = f"; {len(info.skipped)} queries left out" if info.skipped else ""
-    print(
-        f"training set: {info.queries} queries, {info.judged_pairs} judged pairs; teacher "
-        f"scores: {info.score_source}{left_out}"
-    )
-    return training, mined.ledger
 
 
 def describe_source(args: argparse.Namespace) -> str:

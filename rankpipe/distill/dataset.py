@@ -11,7 +11,9 @@ Schema (Arrow types):
 | teacher_scores | list<float64> | one pointwise teacher score per candidate (higher is better) |
 | pairs | list<struct<i: int32, j: int32, p: float64>> | judged pairs: P(candidate i beats j) |
 
-`i` and `j` index `docids`. The folder holds `training_set.parquet`, `metadata.json` (the
+`i` and `j` index `docids`. The folder holds `training_set.parquet` (or, written by
+`write_shards` as mining streams, `training_set-00000.parquet`, `-00001`, ..., read back as one
+set), `metadata.json` (the
 `TrainingSetInfo` fields: teacher judge identity, pair rule, orders, score source, counts, queries
 skipped and why) and `mining.cost.json` (the executor's cost ledger of the mining run).
 
@@ -31,8 +33,8 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -194,14 +196,57 @@ def save_training_set(
     return Path(out)
 
 
+def write_shards(
+    shards: Iterable[tuple[TrainingSet, CostLedger]], out: str | Path, overwrite: bool = False
+) -> Path:
+    """Write training sets as they come as shards of one folder (metadata summed, one cost ledger
+    file per shard: nothing kept in memory beyond one shard)."""
+    first: TrainingSetInfo | None = None
+    queries = pairs = inferences = missing = 0
+    skipped: dict[str, str] = {}
+    with staged_folder(out, overwrite, "training set") as folder:
+        for n, (shard, ledger) in enumerate(shards):
+            shard.data.to_parquet(str(folder / f"{Path(DATA_FILE).stem}-{n:05d}.parquet"))
+            ledger.write(folder / f"{Path(COST_FILE).stem}-{n:05d}.json")
+            info = shard.info
+            first = first or info
+            queries += info.queries
+            pairs += info.judged_pairs
+            inferences += info.inferences
+            missing += info.missing_scores
+            skipped.update(info.skipped)
+        if first is None:
+            raise InputError("no queries to mine: the training set would be empty")
+        total = replace(
+            first,
+            queries=queries,
+            judged_pairs=pairs,
+            inferences=inferences,
+            skipped=skipped,
+            missing_scores=missing,
+        )
+        (folder / INFO_FILE).write_text(json.dumps(asdict(total), indent=1) + "\n")
+    return Path(out)
+
+
+def data_files(folder: Path) -> list[Path]:
+    """The training set's parquet file, or its shards in order."""
+    single = folder / DATA_FILE
+    if single.is_file():
+        return [single]
+    return sorted(folder.glob(f"{Path(DATA_FILE).stem}-*.parquet"))
+
+
 def load_training_set(folder: str | Path) -> TrainingSet:
     """Read a folder written by `save_training_set` (InputError when it is not one)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
     from datasets import Dataset
 
     folder = Path(folder)
-    data_file, info_file = folder / DATA_FILE, folder / INFO_FILE
-    if not data_file.is_file() or not info_file.is_file():
+    files, info_file = data_files(folder), folder / INFO_FILE
+    data_file = files[0] if files else folder / DATA_FILE
+    if not files or not info_file.is_file():
         raise InputError(
             f"{folder} is not a distillation training set (expected {DATA_FILE} and {INFO_FILE}; "
             "write one with rankpipe distill --mine-only)"
@@ -210,7 +255,7 @@ def load_training_set(folder: str | Path) -> TrainingSet:
         info = TrainingSetInfo(**json.loads(info_file.read_text()))
     except (json.JSONDecodeError, TypeError) as error:
         raise InputError(f"{info_file}: not a training set description ({error})") from None
-    table = pq.read_table(data_file)
+    table = pa.concat_tables([pq.read_table(f) for f in files])
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise InputError(f"{data_file}: lacks the columns {', '.join(missing)}")

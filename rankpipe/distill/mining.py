@@ -13,6 +13,13 @@ pairs whatever else is mined with it. All queries' pairs go through one `Executo
 mining is batched across queries, cached (a killed run resumes with no repeated inference and
 reuses judgments other runs left in the cache), and costed by the executor's ledger. Each query's
 judged pairs are read from its own outcome (keyed by qid), whatever order queries ran in.
+
+Teacher first (PairDistill): with `rank_with=STRATEGY`, each query's candidates are first ranked by
+the teacher with that strategy (its `rank_top_k` positions decided), and the window or allpairs
+rule then picks its pairs over the teacher's order, within its top `rule.k` (20 by default). Both
+happen in one strategy run per query (`RankThenPairs`), so the pairs the ranking already asked are
+answered by the executor without a new inference. The mined query's candidates are then in the
+teacher's order, truncated to `keep` (the candidates trained on), and its pairs index that order.
 """
 
 from __future__ import annotations
@@ -50,7 +57,8 @@ class PairRule:
 
     def __str__(self) -> str:
         if self.kind == "window":
-            return f"window:{self.window},n={self.n},seed={self.seed}"
+            top = f",k={self.k}" if self.k is not None else ""
+            return f"window:{self.window},n={self.n},seed={self.seed}{top}"
         if self.kind == "allpairs":
             return "allpairs" if self.k is None else f"allpairs:k={self.k}"
         return f"strategy:{self.strategy},top_k={self.top_k}"
@@ -60,7 +68,7 @@ def parse_pairs(spec: str) -> PairRule:
     """`window:5,n=16`, `allpairs:k=20` or `strategy:heapsort,top_k=10` as a PairRule."""
     kind, _, rest = spec.strip().partition(":")
     items = [p.strip() for p in rest.split(",") if p.strip()]
-    expected = "window:W,n=N[,seed=S], allpairs[:k=K] or strategy:NAME[+opt=val...][,top_k=K]"
+    expected = "window:W,n=N[,seed=S][,k=K], allpairs[:k=K] or strategy:NAME[+opt=val...][,top_k=K]"
     if kind not in ("window", "allpairs", "strategy"):
         raise InputError(f"--pairs {spec!r}: unknown rule {kind!r}; expected {expected}")
     positional: list[str] = []
@@ -73,7 +81,9 @@ def parse_pairs(spec: str) -> PairRule:
             options[key.strip()] = value.strip()
         else:
             positional.append(item)
-    allowed = {"window": {"n", "seed", "window"}, "allpairs": {"k"}, "strategy": {"top_k"}}[kind]
+    allowed = {"window": {"n", "seed", "window", "k"}, "allpairs": {"k"}, "strategy": {"top_k"}}[
+        kind
+    ]
     unknown = set(options) - allowed
     if unknown or len(positional) > 1 or (kind == "allpairs" and positional):
         raise InputError(f"--pairs {spec!r}: expected {expected}")
@@ -98,6 +108,7 @@ def parse_pairs(spec: str) -> PairRule:
             window=number("window", 5, 1) or 5,
             n=number("n", 16, 1) or 16,
             seed=number("seed", 0, 0) or 0,
+            k=number("k", None, 2),
         )
     if kind == "allpairs":
         return PairRule("allpairs", k=number("k", None, 2))
@@ -109,10 +120,11 @@ def parse_pairs(spec: str) -> PairRule:
 
 
 def choose_pairs(n: int, rule: PairRule, rng: random.Random) -> list[tuple[int, int]]:
-    """The pairs (i, j), i < j, that `rule` picks among n candidates (window and allpairs)."""
+    """The pairs (i, j), i < j, that `rule` picks among the first k of n candidates (window and
+    allpairs; k = rule.k, all n when None)."""
+    n = n if rule.k is None else min(rule.k, n)
     if rule.kind == "allpairs":
-        k = n if rule.k is None else min(rule.k, n)
-        return [(i, j) for i in range(k) for j in range(i + 1, k)]
+        return [(i, j) for i in range(n) for j in range(i + 1, n)]
     pairs = [(i, j) for i in range(n) for j in range(i + 1, min(i + rule.window, n - 1) + 1)]
     if len(pairs) > rule.n:
         pairs = sorted(rng.sample(pairs, rule.n))
@@ -135,6 +147,32 @@ class PlannedPairs:
 
 
 @dataclass(frozen=True)
+class RankThenPairs:
+    """The teacher ranks a query's candidates with `strategy`, then the pairs `rule` picks over the
+    teacher's order are asked (answered from the ranking's own comparisons where it asked them)."""
+
+    strategy: Strategy
+    rule: PairRule
+    seed: str
+    """The pair sample's random seed (the rule's seed and the qid)."""
+    name: str = "teacher"
+
+    def run(self, n: int, top_k: int) -> StrategyRun:
+        order = yield from self.strategy.run(n, top_k)
+        if len(order) != n:  # a bad order is the executor's to refuse
+            return order
+        pairs = self.planned(order)
+        if pairs:
+            yield [Comparison(a, b) for a, b in pairs]
+        return order
+
+    def planned(self, order: Sequence[int]) -> list[tuple[int, int]]:
+        """The rule's pairs as positions into the candidates, i before j in the teacher's order."""
+        chosen = choose_pairs(len(order), self.rule, random.Random(self.seed))
+        return [(order[i], order[j]) for i, j in chosen]
+
+
+@dataclass(frozen=True)
 class MinedQuery:
     """One training query: its candidates and the teacher's judged pairs (positions into them)."""
 
@@ -150,6 +188,8 @@ class Mined:
     """The teacher judge's identity (its cache key prefix)."""
     rule: PairRule
     both_orders: bool
+    rank_with: str = ""
+    """The strategy the teacher ranked each query with first ("" for none)."""
 
 
 def mine_pairs(
@@ -161,17 +201,42 @@ def mine_pairs(
     batch_size: int = 32,
     both_orders: bool = True,
     progress: bool = False,
+    rank_with: str | None = None,
+    rank_top_k: int = 20,
+    keep: int | None = None,
 ) -> Mined:
-    """Judge the pairs `rule` picks for every query, batched across queries and cached."""
+    """Judge the pairs `rule` picks for every query, batched across queries and cached; with
+    `rank_with` (a strategy spec), over the teacher's order of each query's candidates, which the
+    mined queries keep (their first `keep` candidates)."""
     items = list(items)
+    if rank_with:
+        return _mine_teacher_ranked(
+            items,
+            judge,
+            rule,
+            rank_with,
+            rank_top_k,
+            keep,
+            Executor(
+                judge,
+                cache=open_cache(cache),
+                batch_size=batch_size,
+                both_orders=both_orders,
+                progress=progress,
+            ),
+        )
     strategy: Strategy | dict[str, Strategy]
     if rule.kind == "strategy":
         strategy, top_k = make_strategy(rule.strategy), rule.top_k
     else:
         strategy = {
-            item.query.qid: PlannedPairs(tuple(choose_pairs(
-                len(item.candidates), rule, random.Random(f"{rule.seed}:{item.query.qid}")
-            )))
+            item.query.qid: PlannedPairs(
+                tuple(
+                    choose_pairs(
+                        len(item.candidates), rule, random.Random(f"{rule.seed}:{item.query.qid}")
+                    )
+                )
+            )
             for item in items
         }
         top_k = 1
@@ -188,6 +253,66 @@ def mine_pairs(
         MinedQuery(item, tuple(_distinct(results[item.query.qid].comparisons()))) for item in items
     ]
     return Mined(queries, ledger, judge.identity, rule, both_orders)
+
+
+def _mine_teacher_ranked(
+    items: list[QueryCandidates],
+    judge: Judge,
+    rule: PairRule,
+    rank_with: str,
+    rank_top_k: int,
+    keep: int | None,
+    executor: Executor,
+) -> Mined:
+    if rule.kind == "strategy":
+        raise InputError(
+            "rank_with: the pairs over the teacher's order need a window or allpairs rule"
+        )
+    if keep is not None and keep < 2:
+        raise InputError(f"keep must be at least 2 candidates, got {keep}")
+    ranker = make_strategy(nested_spec(rank_with))
+    plans = {
+        item.query.qid: RankThenPairs(ranker, rule, f"{rule.seed}:{item.query.qid}")
+        for item in items
+    }
+    results = executor.run(items, plans, rank_top_k)
+    queries = []
+    for item in items:
+        outcome = results[item.query.qid]
+        queries.append(
+            _in_teacher_order(
+                item,
+                outcome.order,
+                outcome.comparisons(),
+                plans[item.query.qid].planned(outcome.order),
+                keep,
+            )
+        )
+    return Mined(queries, results.ledger, judge.identity, rule, executor.both_orders, rank_with)
+
+
+def _in_teacher_order(
+    item: QueryCandidates,
+    order: Sequence[int],
+    asked: Sequence[Pair],
+    planned: Sequence[tuple[int, int]],
+    keep: int | None,
+) -> MinedQuery:
+    """The query with its candidates in the teacher's order (the first `keep`) and the planned
+    pairs' answers, re-indexed to that order."""
+    answers: dict[tuple[int, int], float] = {}
+    for a, b, p in asked:
+        answers.setdefault((a, b), p)
+        answers.setdefault((b, a), 1.0 - p)
+    kept = list(order[:keep] if keep else order)
+    where = {position: new for new, position in enumerate(kept)}
+    pairs = tuple(
+        (where[a], where[b], answers[(a, b)])
+        for a, b in planned
+        if a in where and b in where and (a, b) in answers
+    )
+    candidates = tuple(item.candidates[position] for position in kept)
+    return MinedQuery(QueryCandidates(item.query, candidates), pairs)
 
 
 def _distinct(pairs: Sequence[Pair]) -> list[Pair]:

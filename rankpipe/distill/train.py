@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 import sys
 import time
@@ -30,7 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rankpipe.distill.config import DEFAULT_STUDENT, Schedule, TrainConfig, plan
 from rankpipe.distill.dataset import TrainingSet, pairs_of, staged_folder
+from rankpipe.distill.dev import DevScore, DevSet, Selection, selection_callback
 from rankpipe.distill.losses import PairDistillLoss, flat_label
 from rankpipe.errors import InputError
 from rankpipe.extras import require
@@ -39,45 +42,9 @@ from rankpipe.models import resolve_model
 require("sentence_transformers", "distill", "distillation")  # imported in the functions below
 log = logging.getLogger(__name__)
 
-DEFAULT_STUDENT = "sentence-transformers/all-MiniLM-L6-v2"
 INFO_FILE = "distill.json"
 GENERATIVE = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 """Architecture name endings of generative models, refused as students."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training settings; the defaults follow PairDistill where this CPU allows (one epoch, lr
-    3e-5, warm-up, alpha 3.0) and use smaller batches (PairDistill: 6 queries x 64 passages)."""
-
-    student: str = DEFAULT_STUDENT
-    epochs: float = 1.0
-    batch_size: int = 4
-    """Queries per step (each with all its candidates)."""
-    learning_rate: float = 3e-5
-    warmup_ratio: float = 0.1
-    alpha: float = 3.0
-    pointwise: float = 1.0
-    in_batch: float = 0.0
-    temperature: float = 0.05
-    teacher_temperature: float = 1.0
-    group_size: int | None = None
-    """Candidates per query in training (default: the most any query has; fewer are padded)."""
-    max_seq_length: int | None = 128
-    """Tokens per text in training; the saved model keeps the student's own limit."""
-    seed: int = 42
-    max_steps: int = -1
-    dev_fraction: float = 0.0
-    """Share of the queries held out as a dev split (eval loss each `eval_steps`; early stop)."""
-    early_stopping_patience: int = 2
-    eval_steps: int | None = None
-    logging_steps: int = 1
-    device: str | None = None
-    progress: bool = False
-    measure_loss: bool = True
-    checkpoints: bool = True
-    """Save a checkpoint each epoch (each eval with a dev split), to resume a killed run."""
-    """Evaluate the loss over the training set before and after (two extra forward passes)."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +56,14 @@ class TrainResult:
     """The trainer's mean training loss over the run."""
     loss_before: float
     loss_after: float
-    """Loss over the training set (eval mode) before and after training."""
+    """Loss over the training set (eval mode) before and after training (of the kept weights)."""
     losses: list[float] = field(default_factory=list)
     """The loss logged at each logging step."""
-    dev_loss: float | None = None
+    dev: list[DevScore] = field(default_factory=list)
+    """The dev evaluations, step 0 first."""
+    kept_step: int | None = None
+    """The step whose weights were saved (0: the student as it came; None: no dev set, the last)."""
+    schedule: Schedule | None = None
 
 
 def check_student(name: str) -> str:
@@ -155,104 +126,52 @@ def training_rows(data: Any, group_size: int | None = None) -> Any:
 def train_student(
     training: TrainingSet,
     out: str | Path,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig | None = None,
     overwrite: bool = False,
     data_name: str = "",
+    dev: DevSet | None = None,
+    round: int = 0,
 ) -> TrainResult:
     """Train `config.student` on `training` and save it to `out` (refused if `out` exists, unless
-    `overwrite`). Returns the losses and time."""
-    import torch
-    from sentence_transformers import (
-        SentenceTransformerModelCardData,
-        SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
-    )
-    from transformers import EarlyStoppingCallback, PrinterCallback
-
+    `overwrite`). With `dev`, the student is evaluated on it at step 0 and every
+    `config.eval_every` steps, and the best weights are saved (`config.select`; else the last).
+    Returns the losses, dev scores and time."""
     out = Path(out)
+    config = config or TrainConfig()
     if out.exists() and not overwrite:
-        raise InputError(f"{out} exists; choose a new --out folder or pass --overwrite")
-    if config.batch_size < 1:
-        raise InputError(f"--train-batch-size must be at least 1, got {config.batch_size}")
-    if not 0 <= config.dev_fraction < 1:
-        raise InputError(f"--dev-fraction must lie in [0, 1), got {config.dev_fraction}")
-    card = SentenceTransformerModelCardData(
-        local_files_only=True,
-        generate_widget_examples=False,
-        model_name=f"{config.student} distilled from {training.info.teacher} (rankpipe)",
-        train_datasets=[{"name": data_name or "rankpipe distillation training set"}],
-    )
-    model = load_student(config.student, config.device, card)
-    own_length = model.max_seq_length
-    if config.max_seq_length:
-        model.max_seq_length = config.max_seq_length
+        raise InputError(f"{out} exists; choose a new out folder or pass overwrite=True")
+    config.check()
+    model, own_length = _student_for(config, training)
     rows = training_rows(training.data, config.group_size)
-    dev = None
-    if config.dev_fraction:
-        if len(rows) < 2:
-            raise InputError("--dev-fraction needs at least two training queries")
-        split = rows.train_test_split(test_size=config.dev_fraction, seed=config.seed)
-        rows, dev = split["train"], split["test"]
-    loss = PairDistillLoss(
-        model,
-        alpha=config.alpha,
-        pointwise=config.pointwise,
-        in_batch=config.in_batch,
-        temperature=config.temperature,
-        teacher_temperature=config.teacher_temperature,
-    )
-    gpu = torch.cuda.is_available() and model.device.type == "cuda"
-    steps_per_epoch = math.ceil(len(rows) / config.batch_size)
-    total_steps = (
-        config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
-    )
-    eval_steps = config.eval_steps or max(1, total_steps // 10)
+    try:
+        loss = PairDistillLoss(
+            model,
+            alpha=config.alpha,
+            pointwise=config.pointwise,
+            in_batch=config.in_batch,
+            temperature=config.temperature,
+            teacher_temperature=config.teacher_temperature,
+        )
+    except ValueError as error:  # the loss refuses its settings (e.g. every weight 0)
+        raise InputError(str(error)) from None
+    schedule = plan(len(rows), config, _processes())
     checkpoints = out.with_name(f"{out.name}.checkpoints")
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(checkpoints),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        warmup_steps=int(config.warmup_ratio * total_steps),  # 0 for a run of a few steps
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=gpu and torch.cuda.is_bf16_supported(),
-        fp16=gpu and not torch.cuda.is_bf16_supported(),
-        logging_steps=config.logging_steps,
-        save_strategy="steps" if dev is not None else "epoch" if config.checkpoints else "no",
-        save_steps=eval_steps,
-        save_total_limit=2,
-        eval_strategy="steps" if dev is not None else "no",
-        eval_steps=eval_steps if dev is not None else None,
-        load_best_model_at_end=dev is not None,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        report_to="none",
-        disable_tqdm=not config.progress,
-    )
-    trainer = SentenceTransformerTrainer(
-        model=model,
-        args=args,
-        train_dataset=rows,
-        eval_dataset=dev,
-        loss=loss,
-        callbacks=[EarlyStoppingCallback(config.early_stopping_patience)] if dev else None,
-    )
-    if not config.progress:  # the logged losses go to the log (-v), not to stdout as dicts
-        trainer.remove_callback(PrinterCallback)
-        trainer.add_callback(loss_logger())
+    selection = Selection(model, dev, round) if dev is not None and dev.queries else None
+    trainer = _trainer(model, rows, loss, config, schedule, checkpoints, selection)
     loss_before = training_set_loss(trainer, rows) if config.measure_loss else math.nan
+    if selection is not None:
+        selection.evaluate(0)
     started = time.perf_counter()
-    resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    resume = config.checkpoints and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     if resume:
         log.warning("resuming training from the checkpoints in %s", checkpoints)
     output = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - started
+    kept = None
+    if selection is not None:
+        selection.evaluate(int(output.global_step))
+        kept = selection.restore().step if config.select else int(output.global_step)
     loss_after = training_set_loss(trainer, rows) if config.measure_loss else math.nan
-    dev_loss = float(trainer.evaluate()["eval_loss"]) if dev is not None else None
-    losses = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
     result = TrainResult(
         out,
         int(output.global_step),
@@ -260,25 +179,112 @@ def train_student(
         float(output.training_loss),
         loss_before,
         loss_after,
-        losses,
-        dev_loss,
+        [float(e["loss"]) for e in trainer.state.log_history if "loss" in e],
+        list(selection.scores) if selection else [],
+        kept,
+        schedule,
     )
     if trainer.is_world_process_zero():
-        with staged_folder(out, overwrite, "student model") as folder:
-            model.max_seq_length = own_length
-            model.save(str(folder))
-            facts = {
-                "training_set": asdict(training.info),
-                "data": data_name,
-                "config": asdict(config),
-                "loss": loss.get_config_dict(),
-                "result": {k: v for k, v in asdict(result).items() if k != "out"},
-            }
-            (folder / INFO_FILE).write_text(json.dumps(facts, indent=1, default=str) + "\n")
-            with (folder / "README.md").open("a", encoding="utf-8") as card_file:
-                card_file.write(model_card_section(training, config, result, data_name, own_length))
+        model.max_seq_length = own_length
+        save_student(model, out, training, config, result, data_name, loss, overwrite)
         shutil.rmtree(checkpoints, ignore_errors=True)
     return result
+
+
+def _processes() -> int:
+    """Processes training together (accelerate launch and torchrun set WORLD_SIZE)."""
+    return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+
+
+def _student_for(config: TrainConfig, training: TrainingSet) -> tuple[Any, int]:
+    """The student with its model card data, and its own max_seq_length (restored on saving)."""
+    from sentence_transformers import SentenceTransformerModelCardData
+
+    card = SentenceTransformerModelCardData(
+        local_files_only=True,
+        generate_widget_examples=False,
+        model_name=f"{config.student} distilled from {training.info.teacher} (rankpipe)",
+        train_datasets=[{"name": "rankpipe distillation training set"}],
+    )
+    model = load_student(config.student, config.device, card)
+    own_length = model.max_seq_length
+    if config.max_seq_length:
+        model.max_seq_length = config.max_seq_length
+    return model, own_length
+
+
+def _trainer(
+    model: Any,
+    rows: Any,
+    loss: Any,
+    config: TrainConfig,
+    schedule: Schedule,
+    checkpoints: Path,
+    selection: Selection | None,
+) -> Any:
+    import torch
+    from sentence_transformers import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from transformers import PrinterCallback
+
+    gpu = torch.cuda.is_available() and model.device.type == "cuda"
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints),
+        max_steps=schedule.steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_steps=schedule.warmup_steps,
+        lr_scheduler_type="linear",
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=gpu and torch.cuda.is_bf16_supported(),
+        fp16=gpu and not torch.cuda.is_bf16_supported(),
+        logging_steps=1,
+        save_strategy="epoch" if config.checkpoints else "no",
+        save_total_limit=1,
+        eval_strategy="no",
+        report_to="none",
+        disable_tqdm=not config.progress,
+        ddp_find_unused_parameters=False,
+    )
+    callbacks = [selection_callback(selection, schedule.eval_every)] if selection else []
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=rows, loss=loss, callbacks=callbacks
+    )
+    if not config.progress:  # the logged losses go to the log (-v), not to stdout as dicts
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(loss_logger())
+    return trainer
+
+
+def save_student(
+    model: Any,
+    out: Path,
+    training: TrainingSet,
+    config: TrainConfig,
+    result: TrainResult,
+    data_name: str,
+    loss: Any,
+    overwrite: bool,
+) -> None:
+    """The model folder: sentence-transformers files, distill.json and the model card section."""
+    with staged_folder(out, overwrite, "student model") as folder:
+        model.save(str(folder))
+        facts = {
+            "training_set": asdict(training.info),
+            "data": data_name,
+            "config": asdict(config),
+            "loss": loss.get_config_dict(),
+            "result": {k: v for k, v in asdict(result).items() if k != "out"},
+        }
+        (folder / INFO_FILE).write_text(json.dumps(facts, indent=1, default=str) + "\n")
+        with (folder / "README.md").open("a", encoding="utf-8") as card_file:
+            card_file.write(
+                model_card_section(training, config, result, data_name, model.max_seq_length)
+            )
 
 
 def loss_logger() -> Any:
@@ -307,6 +313,7 @@ def model_card_section(
 ) -> str:
     """The model card's distillation section: teacher, data, losses, final training loss."""
     info = training.info
+    epochs = f"{result.schedule.epochs:.2f}" if result.schedule else str(config.epochs)
     return f"""
 
 ## Pairwise relevance distillation (rankpipe)
@@ -320,28 +327,63 @@ Trained with `rankpipe distill` (PairDistill, Huang et al. 2024) from `{config.s
 - Loss: {config.pointwise} x pointwise KL + {config.alpha} x pairwise KL + {config.in_batch} x
   in-batch contrastive; student temperature {config.temperature}, teacher temperature
   {config.teacher_temperature}
-- Training: {config.epochs} epoch(s), {result.steps} steps of {config.batch_size} queries, learning
+- Training: {epochs} epoch(s), {result.steps} steps of {config.batch_size} queries, learning
   rate {config.learning_rate}, seed {config.seed}, {config.max_seq_length} tokens per text in
   training (the model keeps {own_length}), {result.seconds:.1f} s
 - Final training loss (mean over the run): {result.train_loss:.4f}; loss over the training set
   before {result.loss_before:.4f}, after {result.loss_after:.4f}
-"""
+{dev_section(result)}"""
+
+
+def dev_section(result: TrainResult) -> str:
+    if not result.dev:
+        return "- No dev split: the last step was kept\n"
+    first = result.dev[0]
+    kept = next(s for s in result.dev if s.step == result.kept_step)
+    unchanged = " (the student as it came: no step beat it)" if result.kept_step == 0 else ""
+    return (
+        f"- Dev queries: step 0 {first.describe()}; kept step {result.kept_step}{unchanged}: "
+        f"{kept.describe()}\n"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m rankpipe.distill.train --from-dataset DATA --out DIR ...` (for accelerate launch
-    and torchrun)."""
-    from rankpipe.cli.main import main as cli_main
+    and torchrun): train on a mined training set, select on its dev queries and save (the first
+    process writes)."""
+    import argparse
 
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    if "--from-dataset" not in arguments:
-        print(
-            "rankpipe.distill.train: give --from-dataset DATA (mine first with rankpipe "
-            "distill --mine-only)",
-            file=sys.stderr,
+    from rankpipe.data.trec import read_qrels
+    from rankpipe.distill.dataset import load_training_set
+    from rankpipe.distill.options import add_training_arguments, read_qids, train_config
+    from rankpipe.distill.pipeline import distill_training_set
+
+    parser = argparse.ArgumentParser(prog="python -m rankpipe.distill.train", description=__doc__)
+    parser.add_argument("--from-dataset", required=True, metavar="DIR")
+    parser.add_argument("--out", required=True, metavar="DIR")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--qrels", metavar="FILE", help="relevance labels for the dev nDCG@10")
+    add_training_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        result = distill_training_set(
+            load_training_set(args.from_dataset),
+            args.out,
+            training=train_config(args),
+            qrels=read_qrels(args.qrels) if args.qrels else None,
+            dev_fraction=args.dev_fraction,
+            dev_queries=read_qids(args.dev_queries) if args.dev_queries else None,
+            overwrite=args.overwrite,
+            data_name=args.from_dataset,
         )
+    except InputError as error:
+        print(f"rankpipe.distill.train: {error}", file=sys.stderr)
         return 2
-    return cli_main(["distill", *arguments])
+    if result.rounds[0].train.schedule is not None:
+        s = result.rounds[0].train.schedule
+        print(f"{s.steps} steps, {s.samples} queries seen by {_processes()} process(es)")
+    print(result.summary())
+    return 0
 
 
 if __name__ == "__main__":

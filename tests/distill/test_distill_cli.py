@@ -17,7 +17,9 @@ from rankpipe.errors import JudgeError
 from rankpipe.judges import spec as judge_spec
 
 TINY = ["--max-steps", "3", "--train-batch-size", "2", "--lr", "1e-4", "--max-seq-length", "48"]
+TINY += ["--no-select"]  # these tests look at training itself; tests/distill/test_distill_select.py
 MINE = ["--dataset", "demo", "--depth", "6", "--judge", "sim:noise=0", "--pairs", "window:3,n=6"]
+MINE += ["--rank-with", "none"]  # pairs over the first-stage order (test_distill_pipeline: teacher)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
 @pytest.mark.slow
 def test_a_tiny_training_run_lowers_the_training_loss(trained: tuple[Path, Path, str]) -> None:
     data, model, _ = trained
-    assert load_training_set(data).info.queries == 4
+    assert load_training_set(data).info.queries == 4  # 3 trained on, 1 dev query
     facts = json.loads((model / "distill.json").read_text())
     result = facts["result"]
     assert result["steps"] == 3
@@ -124,9 +126,13 @@ def test_distill_mines_and_trains_in_one_command(
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert (
-        "mined 1 queries with window:3,n=6,seed=0 / sim:noise=0: 6 pairs, 12 inferences" in printed
+        "mined 1 queries, pairs window:3,n=6,seed=0 / sim:noise=0: 6 pairs, 12 inferences"
+        in printed
     )
-    assert "trained sentence-transformers/all-MiniLM-L6-v2 on 1 queries: 1 steps" in printed
+    assert (
+        "round 0: trained sentence-transformers/all-MiniLM-L6-v2 on 1 queries: 1 steps" in printed
+    )
+    assert "no dev queries: the last step was kept" in printed
     assert (out / "modules.json").is_file() and (out / "training_set" / "metadata.json").is_file()
     assert main(args) == 2  # the folder exists now
     assert "exists; choose a new folder or pass --overwrite" in capsys.readouterr().err
@@ -200,6 +206,4 @@ def test_a_judge_failing_midway_exits_1_and_the_rerun_resumes(
     assert main(args) == 0
     printed = capsys.readouterr().out
     # 10 queries x 6 pairs x 2 orders = 120 prompts; the first run finished 2 batches of 20
-    assert (
-        "120 pairs" not in printed and "60 pairs, 80 inferences (40 prompts from cache)" in printed
-    )
+    assert "120 pairs" not in printed and "60 pairs, 80 inferences" in printed
