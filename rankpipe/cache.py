@@ -397,9 +397,12 @@ class SQLiteCache:
             return
         if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
             return
-        with contextlib.suppress(sqlite3.Error), contextlib.closing(
-            sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as db:
+        with (
+            contextlib.suppress(sqlite3.Error),
+            contextlib.closing(
+                sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            ) as db,
+        ):
             tables, application, version = _schema_marks(db)
             if tables or application != 0:
                 self._refuse_foreign(db, tables, application, version)

@@ -19,14 +19,14 @@ adds it with its options (tests/test_cli.py checks that the help here and there 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
 import signal
 import sys
-import traceback
-import contextlib
 import threading
+import traceback
 from collections.abc import Collection, Iterator, Sequence
 from typing import NoReturn
 

@@ -78,6 +78,7 @@ gives the same answers, so their judgments share one cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -272,10 +273,8 @@ class Deadline:
             self._timer = None
         sock = connection.sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already closed
                 sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
-            except OSError:
-                pass
 
 
 _deadlines = threading.local()

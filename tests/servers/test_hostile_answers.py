@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 from fake_server import MODEL, completion, prefers_a
+from test_openai_judge import pairs
 
 from rankpipe.cli.main import main
 from rankpipe.errors import JudgeError
 from rankpipe.judges.openai import OpenAIJudge, cut_query
 from rankpipe.judges.spec import make_judge
-from test_openai_judge import pairs
 
 
 def plain_judge(url: str, options: str = "") -> OpenAIJudge:
@@ -77,7 +77,8 @@ BROKEN = {
 
 @pytest.mark.parametrize("name", BROKEN)
 def test_an_unreadable_answer_is_a_judge_error_naming_server_field_and_value(
-    serve, name: str  # noqa: ANN001
+    serve,
+    name: str,  # noqa: ANN001
 ) -> None:
     body, expected = BROKEN[name]
     fake = serve(lambda r, n: (200, body))
@@ -98,7 +99,9 @@ BAD_LOGPROBS = {
 
 @pytest.mark.parametrize("name", BAD_LOGPROBS)
 def test_unusable_logprobs_make_a_counted_invalid_answer(
-    serve, caplog, name: str  # noqa: ANN001
+    serve,
+    caplog,
+    name: str,  # noqa: ANN001
 ) -> None:
     top = BAD_LOGPROBS[name]
     answer = completion(" A")
@@ -231,7 +234,9 @@ def cached_rows(cache: Path) -> int:
 
 
 def test_the_cli_exits_1_naming_the_field_and_keeps_finished_judgments(
-    serve, capsys, tmp_path: Path  # noqa: ANN001
+    serve,
+    capsys,
+    tmp_path: Path,  # noqa: ANN001
 ) -> None:
     bad = with_usage(prompt_tokens="many", completion_tokens=1)
     fake = serve(lambda r, n: (200, bad) if n > 10 else prefers_a(r, n))
