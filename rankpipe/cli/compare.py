@@ -34,6 +34,11 @@ DEFAULT_BATCH_SIZES = "1,2,8,32,128"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    _register_compare(commands)
+    _register_plan(commands)
+
+
+def _register_compare(commands: argparse._SubParsersAction) -> None:
     compare = commands.add_parser(
         "compare",
         help="compare strategies by effectiveness and inference cost (batching, caching)",
@@ -97,6 +102,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     compare.set_defaults(handler=run_compare)
 
+
+def _register_plan(commands: argparse._SubParsersAction) -> None:
     plan = commands.add_parser(
         "plan",
         help="recommend the strategy with the best nDCG@10 within a budget, from a compare run",
