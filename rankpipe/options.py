@@ -1,17 +1,23 @@
-"""Options of spec strings (`NAME:key=value,...`, judges and strategies alike): one parser for the
-items, the booleans and the typed, range-checked values, so both kinds of spec read and complain
-the same way. Hand-written because these are argument values inside one CLI option (argparse parses
-the option, not its value's little language)."""
+"""Options of spec strings (`NAME:key=value,...`, judges and strategies alike), declared once as
+typed dataclass fields (`option(default, help, minimum=..., identity=...)`): parsing, validation,
+help text and the canonical rendering of cache identities all follow from the declaration, so both
+kinds of spec read and complain the same way. Hand-written because these are argument values
+inside one CLI option (argparse parses the option, not its value's little language)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from rankpipe.errors import InputError
 
 TRUE_WORDS = ("1", "true", "yes")
 FALSE_WORDS = ("0", "false", "no")
+T = TypeVar("T")
 
 
 def split_items(rest: str) -> list[str]:
@@ -68,3 +74,98 @@ def typed_value(
     if maximum is not None and value > maximum:
         raise refuse(f"must be at most {maximum:g}")
     return value
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """What a declared option says of itself beyond its type and default."""
+
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    identity: bool = False
+    """Whether the option changes answers, so that the cache identity renders it."""
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    identity: bool = False,
+) -> Any:
+    """Declare an option as a dataclass field: its default, help text, range and whether it is part
+    of the cache identity. Parsing, validation, `--help` text and identities follow from it."""
+    return field(
+        default=default, metadata={"option": OptionInfo(help, minimum, maximum, identity)}
+    )
+
+
+def declared(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    """The options a dataclass declares (its init fields), by name, in declaration order."""
+    return {f.name: f for f in dataclasses.fields(cls) if f.init}
+
+
+def info(declared_field: dataclasses.Field[Any]) -> OptionInfo:
+    found = declared_field.metadata.get("option")
+    return found if isinstance(found, OptionInfo) else OptionInfo("")
+
+
+def parse_options(cls: type[T], where: str, raw: Mapping[str, str]) -> T:
+    """Build the options dataclass `cls` from `key=value` strings: unknown keys, values of the
+    wrong type or out of range, and the class's own checks (a ValueError in `__post_init__`) raise
+    InputError `WHERE: ...` naming the option."""
+    fields = declared(cls)
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        takes = ", ".join(fields) or "none"
+        raise InputError(f"{where}: unknown option(s) {', '.join(unknown)}; it takes {takes}")
+    hints = typing.get_type_hints(cls)
+    values = {
+        key: convert(where, key, text, hints[key], info(fields[key])) for key, text in raw.items()
+    }
+    try:
+        return cls(**values)
+    except ValueError as error:
+        raise InputError(f"{where}: {error}") from None
+
+
+def convert(where: str, key: str, raw: str, kind: Any, about: OptionInfo | None = None) -> Any:
+    """One option's text as its declared type (Optional, Literal, bool, int, float or str)."""
+    about = about or OptionInfo("")
+    if typing.get_origin(kind) is typing.Literal:
+        choices = typing.get_args(kind)
+        if raw not in choices:
+            raise InputError(f"{where}: {key} must be one of {', '.join(map(str, choices))}")
+        return raw
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    target = args[0] if args else kind
+    if typing.get_origin(target) is typing.Literal:
+        return convert(where, key, raw, target, about)
+    return typed_value(where, key, raw, target, minimum=about.minimum, maximum=about.maximum)
+
+
+def describe(cls: type) -> list[str]:
+    """One line per option, `name=TYPE (default D): help`: the `--help` text of a backend or a
+    strategy."""
+    hints = typing.get_type_hints(cls)
+    lines = []
+    for name, declared_field in declared(cls).items():
+        kind = hints[name]
+        shown = getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+        default = declared_field.default
+        if default is dataclasses.MISSING:
+            default = "required"
+        about = info(declared_field)
+        line = f"{name}={shown} (default {default})"
+        lines.append(f"{line}: {about.help}" if about.help else line)
+    return lines
+
+
+def render(options: Any, names: Sequence[str] | None = None) -> str:
+    """The canonical `key=value,...` of an options dataclass: its identity options (or `names`),
+    in declaration order, defaults included, so equal options always render alike."""
+    fields = declared(type(options))
+    chosen = names if names is not None else [n for n, f in fields.items() if info(f).identity]
+    return ",".join(f"{name}={getattr(options, name)}" for name in chosen)

@@ -150,7 +150,6 @@ class KwikSort:
 AGGREGATORS: dict[str, type] = {
     cls.name: cls for cls in (WinRate, Borda, BradleyTerry, PageRank, KwikSort)
 }
-AGGREGATORS["bt"] = BradleyTerry
 
 
 def make_aggregator(name: str) -> Aggregator:

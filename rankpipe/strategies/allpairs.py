@@ -17,7 +17,7 @@ AGGREGATES = ("wins", "probabilities")
 
 @dataclass
 class AllPairs:
-    """Compare all pairs at once; score by `aggregate`:
+    """Compare all pairs at once; score by `agg`:
 
     * `wins`: 1 per comparison won, 1/2 each on a tie (PRP's scoring of orders that disagree);
     * `probabilities`: the summed P(win) (Borda count).
@@ -25,17 +25,15 @@ class AllPairs:
     Equal scores keep first-stage order."""
 
     name: ClassVar[str] = "allpairs"
-    aggregate: Literal["wins", "probabilities"] = "wins"
+    agg: Literal["wins", "probabilities"] = "wins"
 
     def __post_init__(self) -> None:
-        if self.aggregate not in AGGREGATES:
-            raise ValueError(
-                f"aggregate must be one of {', '.join(AGGREGATES)}, got {self.aggregate!r}"
-            )
+        if self.agg not in AGGREGATES:
+            raise ValueError(f"agg must be one of {', '.join(AGGREGATES)}, got {self.agg!r}")
 
     def run(self, n: int, top_k: int) -> PairwiseRun:
         known = Preferences()
         yield from known.ask((a, b) for a in range(n) for b in range(a + 1, n))
-        if self.aggregate == "wins":
+        if self.agg == "wins":
             return known.order_by_wins(range(n))
         return order_by(Borda().scores(n, known.outcomes()))

@@ -6,20 +6,11 @@ types."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import logging
-import typing
 
 from rankpipe.errors import InputError
-from rankpipe.options import split_items, typed_value
+from rankpipe.options import declared, parse_options, split_items
 from rankpipe.strategies.base import Strategy
-
-log = logging.getLogger(__name__)
-
-AGGREGATOR_OPTIONS = ("agg", "aggregator", "aggregate")
-"""One concept, one option name (`agg`); the others are older spellings some strategies' fields
-still carry."""
 
 STRATEGIES = {
     "allpairs": "rankpipe.strategies.allpairs:AllPairs",
@@ -48,43 +39,18 @@ def strategy_class(name: str) -> type:
 
 
 def make_strategy(spec: str) -> Strategy:
-    """Build a strategy from `NAME[:key=value,...]`."""
+    """Build a strategy from `NAME[:key=value,...]`: its dataclass fields are its options, parsed
+    and checked by `rankpipe.options.parse_options`."""
     name, _, rest = spec.partition(":")
     cls = strategy_class(name.strip())
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls) if f.init}
-    options: dict[str, object] = {}
+    raw: dict[str, str] = {}
     for item in split_items(rest):
-        key, eq, raw = item.partition("=")
-        key = _field_name(spec, key.strip(), fields)
-        if not eq or key not in fields:
-            takes = ", ".join(sorted(fields)) or "none"
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or key not in declared(cls):
+            takes = ", ".join(sorted(declared(cls))) or "none"
             raise InputError(f"strategy {spec!r}: {item!r} is not an option; {name} takes {takes}")
-        if key in options:
+        if key in raw:
             raise InputError(f"strategy {spec!r}: option {key} is given twice")
-        options[key] = _convert(spec, key, raw.strip(), hints[key])
-    try:
-        return cls(**options)  # type: ignore[no-any-return]
-    except ValueError as error:
-        raise InputError(f"strategy {spec!r}: {error}") from None
-
-
-def _convert(spec: str, key: str, raw: str, kind: object) -> object:
-    args = [a for a in typing.get_args(kind) if a is not type(None)]
-    target = args[0] if args and typing.get_origin(kind) is not typing.Literal else kind
-    if typing.get_origin(kind) is typing.Literal:
-        if raw not in typing.get_args(kind):
-            choices = ", ".join(map(str, typing.get_args(kind)))
-            raise InputError(f"strategy {spec!r}: {key} must be one of {choices}")
-        return raw
-    return typed_value(f"strategy {spec!r}", key, raw, target)  # type: ignore[arg-type]
-
-
-def _field_name(spec: str, key: str, fields: set[str]) -> str:
-    """The strategy's own field for an aggregator option: `agg` is the name everywhere; the older
-    `aggregator`/`aggregate` spellings are accepted with a deprecation note."""
-    if key not in AGGREGATOR_OPTIONS:
-        return key
-    if key != "agg":
-        log.warning("strategy %r: %s= is deprecated; write agg=", spec, key)
-    return next((name for name in AGGREGATOR_OPTIONS if name in fields), key)
+        raw[key] = value.strip()
+    return parse_options(cls, f"strategy {spec!r}", raw)  # type: ignore[no-any-return]

@@ -34,7 +34,7 @@ Pair = tuple[int, int]
 class Sparse:
     name: ClassVar[str] = "sparse"
     sampler: Literal["random", "window", "biased"] = "window"
-    aggregator: str = "winrate"
+    agg: str = "winrate"
     per_candidate: float = 5.0
     budget: int | None = None
     seed: int = 0
@@ -42,10 +42,8 @@ class Sparse:
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
-        if self.aggregator not in AGGREGATORS:
-            raise ValueError(
-                f"aggregator must be one of {', '.join(AGGREGATORS)}, got {self.aggregator!r}"
-            )
+        if self.agg not in AGGREGATORS:
+            raise ValueError(f"agg must be one of {', '.join(AGGREGATORS)}, got {self.agg!r}")
         if self.per_candidate <= 0 or (self.budget is not None and self.budget < 1):
             raise ValueError("the budget (per_candidate or budget) must be positive")
 
@@ -60,7 +58,7 @@ class Sparse:
             pairs = sample_window(n, total, biased=self.sampler == "biased")
         known = Preferences()
         yield from known.ask(pairs)
-        return order_by(make_aggregator(self.aggregator).scores(n, known.outcomes()))
+        return order_by(make_aggregator(self.agg).scores(n, known.outcomes()))
 
 
 def sample_random(n: int, total: int, rng: random.Random) -> list[Pair]:

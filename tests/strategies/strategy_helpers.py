@@ -12,7 +12,7 @@ Prefer = Callable[[int, int], float]
 
 EXACT = [
     "allpairs",
-    "allpairs:aggregate=probabilities",
+    "allpairs:agg=probabilities",
     "sliding",
     "heapsort",
     "heapsort:sift=sequential",
@@ -32,7 +32,7 @@ EXACT = [
 
 FULL_ORDERS = [
     "allpairs",
-    "allpairs:aggregate=probabilities",
+    "allpairs:agg=probabilities",
     "quicksort",
     "quicksort:pivots=3,allpairs_size=4",
     "mergesort:full=true",
@@ -44,10 +44,10 @@ ANY = [
     "sliding:variant=odd-even",
     "sliding:passes=2,full=true",
     "sparse",
-    "sparse:sampler=random,aggregator=bradley-terry,per_candidate=2",
-    "sparse:sampler=biased,aggregator=pagerank",
-    "sparse:aggregator=kwiksort,budget=7",
-    "sparse:aggregator=borda",
+    "sparse:sampler=random,agg=bradley-terry,per_candidate=2",
+    "sparse:sampler=biased,agg=pagerank",
+    "sparse:agg=kwiksort,budget=7",
+    "sparse:agg=borda",
 ]
 
 

@@ -71,7 +71,7 @@ def test_selections_keep_first_stage_order_below_the_top_k(
         assert order[k:] == sorted(order[k:])
 
 
-@pytest.mark.parametrize("spec", [*EXACT, "sparse", "sparse:aggregator=bradley-terry"])
+@pytest.mark.parametrize("spec", [*EXACT, "sparse", "sparse:agg=bradley-terry"])
 @given(n=st.integers(1, 30), top_k=st.integers(1, 30))
 @settings(max_examples=10, deadline=None)
 def test_all_ties_keep_first_stage_order(spec: str, n: int, top_k: int) -> None:
