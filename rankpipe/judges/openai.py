@@ -285,13 +285,30 @@ def _current_deadline() -> Deadline | None:
 
 
 class _WatchedConnection(HTTPConnection):
-    """urllib3's connection, arming the calling thread's Deadline as each request is sent."""
+    """urllib3's connection, arming the calling thread's Deadline as each attempt starts: when it
+    connects (urllib3 connects an HTTPS connection, TLS handshake included, before sending), or
+    when it sends the request on a connection already open."""
+
+    _armed_by_connect = False
+    _sending = False
+
+    def connect(self) -> None:
+        deadline = _current_deadline()
+        if deadline is not None and not self._sending:
+            deadline.arm(self)
+            self._armed_by_connect = True
+        super().connect()
 
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         deadline = _current_deadline()
-        if deadline is not None:
+        if deadline is not None and not self._armed_by_connect:
             deadline.arm(self)
-        super().request(*args, **kwargs)
+        self._armed_by_connect = False
+        self._sending = True  # http.client connects in here for plain HTTP: the same attempt
+        try:
+            super().request(*args, **kwargs)
+        finally:
+            self._sending = False
 
 
 class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
