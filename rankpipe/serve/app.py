@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -201,8 +201,12 @@ def _rerank_endpoint(
         check_request(body, service.limits)
         name, strategy = service.strategy(body)
         top_k = min(body.top_n or service.reranker.top_k, len(body.documents))
-        async with service.gate or contextlib.nullcontext():
-            outcome = await _ranked(service, body, strategy, top_k, request)
+        watcher = asyncio.ensure_future(_disconnect(request))
+        try:
+            async with _turn(service.gate, watcher):
+                outcome = await _ranked(service, body, strategy, top_k, watcher)
+        finally:
+            watcher.cancel()
         service.metrics.served(outcome.cost)
         return to_response(
             body, outcome, model=service.model, strategy=name, top_k=top_k, version=version
@@ -211,21 +215,41 @@ def _rerank_endpoint(
     return rerank
 
 
+@contextlib.asynccontextmanager
+async def _turn(
+    gate: asyncio.Semaphore | None, watcher: asyncio.Future[None]
+) -> AsyncIterator[None]:
+    """Hold the gate (with `max_concurrent`) while the request is reranked; a client that leaves
+    while waiting for its turn leaves the queue."""
+    if gate is None:
+        yield
+        return
+    acquiring = asyncio.ensure_future(gate.acquire())
+    await asyncio.wait({acquiring, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    if not acquiring.done():
+        acquiring.cancel()
+        raise ClientGone
+    try:
+        yield
+    finally:
+        gate.release()
+
+
 async def _ranked(
-    service: Service, body: RerankRequest, strategy: Strategy, top_k: int, request: Request
+    service: Service,
+    body: RerankRequest,
+    strategy: Strategy,
+    top_k: int,
+    watcher: asyncio.Future[None],
 ) -> Outcome:
-    """The request's Outcome, waiting for it while watching for the client's disconnect (which
-    cancels its query). A judge failure is a 503."""
+    """The request's Outcome; a disconnect (`watcher` done) first cancels its query, so it stops
+    costing judgments. A judge failure is a 503."""
     try:
         future = service.submit(body, strategy, top_k)
     except RuntimeError:  # the Reranker is closed: the server is shutting down
         raise ApiError(503, None, "the server is shutting down", "unavailable") from None
     waiter = asyncio.wrap_future(future)
-    watcher = asyncio.ensure_future(_disconnect(request))
-    try:
-        done, _ = await asyncio.wait({waiter, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
+    done, _ = await asyncio.wait({waiter, watcher}, return_when=asyncio.FIRST_COMPLETED)
     if waiter not in done:
         if service.reranker.scheduler is not None:
             service.reranker.scheduler.cancel(future)

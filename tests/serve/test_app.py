@@ -213,6 +213,34 @@ def test_a_client_that_leaves_stops_costing_judgments(items: list[QueryCandidate
         assert slow.stop() == 0
 
 
+def test_one_at_a_time_and_a_client_leaving_the_queue(items: list[QueryCandidates]) -> None:
+    """--max-concurrent 1: every wave holds one request; one that leaves while waiting for its
+    turn is never reranked."""
+    slow = serve("--no-cache", "--max-concurrent", "1", "--judge", f"{JUDGE},latency=0.05")
+    replies: list[httpx.Response] = []
+    url = f"{slow.url}/v1/rerank"
+    first = threading.Thread(
+        target=lambda: replies.append(httpx.post(url, json=body(items[4]), timeout=60))
+    )
+    try:
+        first.start()
+        time.sleep(0.3)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url, json=body(items[5]), timeout=0.3)
+        first.join(60)
+        assert replies[0].status_code == 200
+        assert (
+            slow.metric("rankpipe_judgments_total") == replies[0].json()["rankpipe"]["inferences"]
+        )
+        assert slow.metric("rankpipe_wave_queries_sum") == slow.metric(
+            "rankpipe_wave_queries_count"
+        )
+        assert slow.metric('rankpipe_requests_total{endpoint="/v1/rerank",status="499"}') == 1
+    finally:
+        assert slow.stop() == 0
+        first.join(5)
+
+
 def test_the_cohere_client(server: Server, items: list[QueryCandidates]) -> None:
     cohere = pytest.importorskip("cohere", reason="the cohere client is not installed")
     item = items[3]
