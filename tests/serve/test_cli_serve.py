@@ -50,7 +50,7 @@ def test_sigterm_drains_the_request_in_flight_and_commits_the_cache(
     assert inferences > 0
     assert "cache committed" in server.stderr()
     with SQLiteCache(cache) as stored:
-        assert stored.stats() == [("sim:grades=overlap,noise=0.0,bias=0.0,seed=0", inferences)]
+        assert [count for _, count in stored.stats()] == [inferences]
 
 
 def test_a_bounded_load_is_served_and_batched_across_requests(dl19: Dataset) -> None:
