@@ -16,6 +16,7 @@ import contextvars
 import errno
 import gzip
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -40,22 +41,25 @@ def temporary_path(path: Path, pid: int | None = None) -> Path:
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file beside `path`; on success rename it over `path`, on error delete it.
-    A text file whose name ends in .gz is gzip-compressed, as the readers expect."""
-    path = Path(path)
+    A text file whose name ends in .gz is gzip-compressed, as the readers expect.
+
+    A symbolic link is written through: the file it names is replaced and the link kept. A device
+    or a pipe (`/dev/stdout`, a FIFO) is written to directly, there being nothing to rename (and
+    renaming over it would replace the device with a file)."""
+    given = path
+    if is_stream(given):  # stat follows /dev/stdout -> /proc/self/fd/1, which realpath cannot
+        with open(given, "wb") as raw, _encoded(raw, Path(given), mode) as handle:
+            yield handle
+        return
+    path = Path(os.path.realpath(given))
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     tmp = temporary_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # the umask applies
     try:
         with os.fdopen(fd, "wb") as raw:
-            if "b" in mode:
-                yield raw
-            elif path.suffix == ".gz":
-                with gzip.open(raw, "wt", encoding="utf-8") as handle:
-                    yield handle
-            else:
-                with open(raw.fileno(), "w", encoding="utf-8", closefd=False) as handle:
-                    yield handle
+            with _encoded(raw, path, mode) as handle:
+                yield handle
             raw.flush()
             os.fsync(raw.fileno())
         pending = _pending.get()
@@ -67,8 +71,31 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(error, OSError) and error.errno in NO_ROOM and not error.filename:
-            raise OSError(error.errno, error.strerror, str(path)) from None
+            raise OSError(error.errno, error.strerror, str(given)) from None
         raise
+
+
+@contextlib.contextmanager
+def _encoded(raw: IO[bytes], path: Path, mode: str) -> Iterator[IO[Any]]:
+    """`raw` itself (binary mode), gzip-compressed text for a .gz name, else UTF-8 text."""
+    if "b" in mode:
+        yield raw
+    elif path.suffix == ".gz":
+        with gzip.open(raw, "wt", encoding="utf-8") as handle:
+            yield handle
+    else:
+        with open(raw.fileno(), "w", encoding="utf-8", closefd=False) as handle:
+            yield handle
+
+
+def is_stream(path: str | Path) -> bool:
+    """Whether `path` names something that exists and is neither a file nor a folder: a device,
+    a pipe, a socket (symbolic links followed)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 @contextlib.contextmanager
@@ -111,8 +138,12 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
 def check_writable(path: str | Path, what: str) -> None:
     """Raise InputError, before any work is done, when `path` cannot be written: it is a
     directory, something on its way is a file, or its folder cannot take new files. Creates
-    nothing (a missing folder is made when writing)."""
+    nothing (a missing folder is made when writing). A device or pipe must be writable."""
     path = Path(path)
+    if is_stream(path):
+        if not os.access(path, os.W_OK):
+            raise InputError(f"{what} {path}: cannot write to it (permission denied)")
+        return
     if path.is_dir():
         raise InputError(f"{what} {path}: is a directory; give a file name")
     folder = path.parent

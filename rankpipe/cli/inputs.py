@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
-from rankpipe.atomic import check_writable, same_file
+from rankpipe.atomic import check_writable, is_stream, same_file
 from rankpipe.cache import default_cache_path, describe_default_cache
 from rankpipe.data.candidates import join_candidates, read_candidates
 from rankpipe.data.corpus import read_corpus
@@ -167,6 +167,8 @@ def check_outputs(outputs: Paths, inputs: Paths = (), stdout: Collection[str] = 
                 )
             continue
         check_writable(path, option)
+        if is_stream(path):  # a device or pipe (/dev/stdout): writing it destroys no file
+            continue
         for other, other_option in given:
             if same_file(path, other):
                 raise InputError(

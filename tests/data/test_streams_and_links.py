@@ -63,3 +63,53 @@ def test_a_symlink_loop_and_a_dangling_link_are_named(tmp_path: Path) -> None:
     dangling.symlink_to(tmp_path / "nowhere.trec")
     with pytest.raises(InputError, match=r"gone\.trec: a symbolic link to .*nowhere\.trec, which"):
         read_run(dangling)
+
+
+def test_an_output_through_a_symlink_replaces_its_target_and_keeps_the_link(
+    tmp_path: Path,
+) -> None:
+    from rankpipe.data.trec import write_run
+    from rankpipe.data.types import Ranking
+
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "run.trec"
+    target.write_text("old\n")
+    link = tmp_path / "run.trec"
+    link.symlink_to(target)
+    write_run({"q1": Ranking("q1", ("d1",), (1.0,))}, link)
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text() == "q1 Q0 d1 1 1.0 rankpipe\n"
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["run.trec"]
+
+
+def test_an_output_to_a_fifo_is_written_straight_through(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from rankpipe.data.trec import write_run
+    from rankpipe.data.types import Ranking
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    read: list[str] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_text()))
+    reader.start()
+    write_run({"q1": Ranking("q1", ("d1", "d2"), (2.0, 1.0))}, fifo)
+    reader.join(timeout=10)
+    assert read == ["q1 Q0 d1 1 2.0 rankpipe\nq1 Q0 d2 2 1.0 rankpipe\n"]
+    assert fifo.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_evaluate_per_query_to_dev_stdout(tmp_path: Path) -> None:
+    from rankpipe.data.datasets import DEMO_DIR
+
+    done = subprocess.run(
+        [sys.executable, "-m", "rankpipe", "evaluate", str(DEMO_DIR / "run.bm25.trec")]
+        + ["--qrels", str(DEMO_DIR / "qrels.trec"), "--per-query", "/dev/stdout", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("run,qid,nDCG@10")
+    assert '"nDCG@10"' in done.stdout  # the --json summary follows the rows
