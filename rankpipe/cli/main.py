@@ -168,8 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     quiet_third_party_progress()
     # urllib3 logs each retry as `Retrying (CountedRetry(total=2, ...))`: the openai judge says
-    # what it retries in its own words (with --verbose), so urllib3's lines are not for users
-    logging.getLogger("urllib3").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
+    # what it retries in its own words (with --verbose), so urllib3's lines are for --verbose only
+    logging.getLogger("urllib3").setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
         with sigterm_as_interrupt():
             return int(args.handler(args) or 0)
