@@ -163,7 +163,7 @@ def describe(cls: type) -> list[str]:
     return lines
 
 
-def render(options: Any, names: Sequence[str] | None = None) -> str:
+def canonical(options: Any, names: Sequence[str] | None = None) -> str:
     """The canonical `key=value,...` of an options dataclass: its identity options (or `names`),
     in declaration order, defaults included, so equal options always render alike."""
     fields = declared(type(options))

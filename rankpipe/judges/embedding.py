@@ -14,7 +14,7 @@ are generated."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,10 @@ from rankpipe.encoders import Encoder, Role, load_encoder
 from rankpipe.errors import InputError
 from rankpipe.judges.answers import sigmoid
 from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judgment, PairPrompt
-from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
+from rankpipe.judges.options import EmbedOptions
+from rankpipe.judges.spec import JudgeSpec, judge_options
 from rankpipe.models import free_memory, weights_fingerprint
+from rankpipe.options import canonical
 
 EXAMPLE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CACHED_TEXTS = 200_000
@@ -80,7 +82,8 @@ class EmbeddingJudge:
         # a local folder's weights can change under the same path (a retrained student)
         local = Path(model).expanduser()
         weights = f",{weights_fingerprint(local)}" if local.exists() else ""
-        self.identity = f"embed:{model}{weights},temperature={temperature}{applied}"
+        options = canonical(EmbedOptions(temperature=temperature))
+        self.identity = f"embed:{model}{weights},{options}{applied}"
 
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
         queries = self.encoder.embed([p.query.text for p in prompts], "query", self.batch_size)
@@ -115,15 +118,10 @@ class EmbeddingJudge:
 
 
 def _build(spec: JudgeSpec, qrels: Qrels | None) -> EmbeddingJudge:
-    check_options(spec, {"temperature", "device", "batch_size"})
+    options: EmbedOptions = judge_options(spec)
     if not spec.target:
         raise InputError(f"judge {spec}: embed needs a model, e.g. embed:{EXAMPLE_MODEL}")
-    return EmbeddingJudge(
-        spec.target,
-        temperature=float_option(spec, "temperature", 0.05),
-        device=spec.options.get("device", "auto"),
-        batch_size=int_option(spec, "batch_size", 64),
-    )
+    return EmbeddingJudge(spec.target, **asdict(options))
 
 
 pairwise_judge = _build

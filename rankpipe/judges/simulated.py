@@ -18,10 +18,12 @@ of the identity."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import logging
 import random
+import re
 import time
 from collections.abc import Sequence
 
@@ -36,14 +38,10 @@ from rankpipe.judges.base import (
     SetJudgment,
     SetPrompt,
 )
-from rankpipe.judges.spec import (
-    JudgeSpec,
-    bool_option,
-    check_options,
-    float_option,
-    int_option,
-)
-from rankpipe.judges.token_counts import DEFAULT_TOKENIZER, TokenCounter
+from rankpipe.judges.options import SimOptions
+from rankpipe.judges.spec import JudgeSpec, judge_options
+from rankpipe.judges.token_counts import TokenCounter
+from rankpipe.options import canonical
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +68,8 @@ class SimulatedJudge:
         fingerprint = hashlib.sha256(
             repr(sorted((q, sorted(d.items())) for q, d in qrels.items())).encode()
         )
-        self.identity = (
-            f"sim:qrels#{fingerprint.hexdigest()[:12]},noise={noise},bias={bias},seed={seed}"
-        )
+        draws = canonical(SimOptions(noise=noise, bias=bias, seed=seed))
+        self.identity = f"sim:qrels#{fingerprint.hexdigest()[:12]},{draws}"
         self.calls = 0
         self.tokens = tokens
 
@@ -81,7 +78,7 @@ class SimulatedJudge:
 
     def grade_of(self, query: Query, passage: Candidate) -> int:
         """The grade a prompt's passage gets (the qrels' label; `sim:grades=overlap` reads the
-        texts instead, rankpipe/judges/overlap.py)."""
+        texts instead, `OverlapJudge`)."""
         return self.grade(query.qid, passage.docid)
 
     def _rng(self, *parts: str) -> random.Random:
@@ -162,47 +159,71 @@ class SimulatedJudge:
             time.sleep(self.latency)
 
 
+class OverlapJudge(SimulatedJudge):
+    """`sim:grades=overlap`: the simulated judge graded by the texts instead of qrels, so that it
+    judges any documents (those sent to `rankpipe serve`, a demo without labels). A passage's grade
+    is the number of distinct query words (three letters or more, lower-cased) it contains;
+    everything else is the sim judge's. Its noise draws, like its cache keys, follow the query and
+    passage identifiers, which `rankpipe serve` derives from the texts. A crude lexical judge: it
+    stands in for a model's cost, not its quality."""
+
+    def __init__(
+        self,
+        noise: float = 0.0,
+        bias: float = 0.0,
+        seed: int = 0,
+        latency: float = 0.0,
+        tokens: TokenCounter | None = None,
+    ) -> None:
+        super().__init__({}, noise=noise, bias=bias, seed=seed, latency=latency, tokens=tokens)
+        options = SimOptions(grades="overlap", noise=noise, bias=bias, seed=seed)
+        self.identity = f"sim:{canonical(options, ('grades', 'noise', 'bias', 'seed'))}"
+
+    def grade_of(self, query: Query, passage: Candidate) -> int:
+        return len(_words(query.text) & _words(passage.text))
+
+
+@functools.lru_cache(maxsize=65536)
+def _words(text: str) -> frozenset[str]:
+    """The distinct words of three letters or more, lower-cased."""
+    return frozenset(WORD.findall(text.lower()))
+
+
+WORD = re.compile(r"\w{3,}")
+
+
 def _build(spec: JudgeSpec, qrels: Qrels | None) -> SimulatedJudge:
-    check_options(spec, {"qrels", "grades", "noise", "bias", "seed", "latency", *TOKEN_OPTIONS})
+    options: SimOptions = judge_options(spec)
     if spec.target:
         raise InputError(f"judge {spec}: sim takes options only, e.g. sim:qrels=FILE,noise=0.1")
-    if "grades" in spec.options:  # grades from the texts: any documents, no qrels
-        from rankpipe.judges.overlap import build_overlap
-
-        return build_overlap(spec, _counter(spec))
-    if "qrels" in spec.options:
-        qrels = read_qrels(spec.options["qrels"])
+    draws = {"noise": options.noise, "bias": options.bias, "seed": options.seed}
+    tokens = _counter(options)
+    if options.grades is not None:  # grades from the texts: any documents, no qrels
+        if options.qrels is not None:
+            raise InputError(
+                f"judge {spec}: grades={options.grades} reads the texts; it takes no qrels"
+            )
+        return OverlapJudge(**draws, latency=options.latency, tokens=tokens)
+    if options.qrels is not None:
+        qrels = read_qrels(options.qrels)
     elif qrels is None:
         raise InputError(f"judge {spec}: sim needs qrels=FILE (or a --dataset that has qrels)")
-    return SimulatedJudge(
-        qrels,
-        noise=float_option(spec, "noise", 0.0),
-        bias=float_option(spec, "bias", 0.0),
-        seed=int_option(spec, "seed", 0),
-        latency=float_option(spec, "latency", 0.0),
-        tokens=_counter(spec),
-    )
+    return SimulatedJudge(qrels, **draws, latency=options.latency, tokens=tokens)
 
 
-TOKEN_OPTIONS = ("tokens", "tokenizer", "prompt", "list_prompt", "set_prompt")
-
-
-def _counter(spec: JudgeSpec) -> TokenCounter | None:
-    """The token counter the spec asks for (None with tokens=false, and by default, with a warning,
-    where transformers, of the `hf` extra, is not installed)."""
-    if not bool_option(spec, "tokens", True):
+def _counter(options: SimOptions) -> TokenCounter | None:
+    """The token counter the options ask for (None with tokens=false, and by default, with a
+    warning, where transformers, of the `hf` extra, is not installed)."""
+    if options.tokens is False:
         return None
-    if "tokens" not in spec.options and importlib.util.find_spec("transformers") is None:
+    if options.tokens is None and importlib.util.find_spec("transformers") is None:
         log.warning(
             "the sim judge counts no tokens: that needs transformers (pip install 'rankpipe[hf]'); "
             "tokens=false drops the counts without this warning"
         )
         return None
     return TokenCounter(
-        spec.options.get("tokenizer", DEFAULT_TOKENIZER),
-        spec.options.get("prompt", "prp"),
-        spec.options.get("list_prompt", "rankgpt"),
-        spec.options.get("set_prompt", "setwise"),
+        options.tokenizer, options.prompt, options.list_prompt, options.set_prompt
     )
 
 

@@ -13,12 +13,14 @@ import contextlib
 import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError
 from rankpipe.extras import require
 from rankpipe.judges.base import Judge, ListJudge
-from rankpipe.options import split_items, typed_value
+from rankpipe.judges.options import BACKEND_OPTIONS
+from rankpipe.options import describe, parse_options, split_items, typed_value
 
 BACKENDS = {
     "hf": "rankpipe.judges.transformers",
@@ -70,6 +72,21 @@ def parse_spec(spec: str) -> JudgeSpec:
         else:
             raise InputError(f"judge {spec!r}: expected key=value, got {item!r}")
     return JudgeSpec(backend, target, options)
+
+
+def judge_options(spec: JudgeSpec) -> Any:
+    """The spec's options as its backend's declared options dataclass
+    (`rankpipe.judges.options`), parsed and checked."""
+    return parse_options(BACKEND_OPTIONS[spec.backend], f"judge {spec}", spec.options)
+
+
+def backends_help() -> str:
+    """Every backend's options, one per line: the judge part of `rankpipe rerank --help`."""
+    lines = []
+    for backend, cls in BACKEND_OPTIONS.items():
+        lines.append(f"  {backend}: {(cls.__doc__ or '').strip()}")
+        lines += [f"      {line}" for line in describe(cls)]
+    return "\n".join(lines)
 
 
 def _factory_module(spec: JudgeSpec):  # noqa: ANN202 - a module

@@ -41,13 +41,12 @@ quantized copy are never served to a run with the real weights."""
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from rankpipe.data.types import Qrels
@@ -62,6 +61,7 @@ from rankpipe.judges.base import (
     SetPrompt,
 )
 from rankpipe.judges.fewshot import ExampleRetriever, fewshot_examples
+from rankpipe.judges.options import DEFAULT_MIN_MASS, DEFAULT_PREFIX_CACHE_MB, HFOptions
 from rankpipe.judges.prompts import (
     PromptTemplate,
     answer_token_ids,
@@ -74,9 +74,9 @@ from rankpipe.judges.prompts import (
     prompts_identity,
     render,
 )
-from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
+from rankpipe.judges.spec import JudgeSpec, judge_options
 from rankpipe.models import ResolvedModel, free_memory, resolve_device, resolve_weights
-from rankpipe.options import typed_value
+from rankpipe.options import canonical
 
 if TYPE_CHECKING:
     from rankpipe.judges.prefix import PrefixCache, PrefixStats, Row
@@ -85,8 +85,6 @@ log = logging.getLogger(__name__)
 
 DTYPES = ("float32", "bfloat16", "float16")
 EXAMPLE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-DEFAULT_MIN_MASS = 0.5
-DEFAULT_PREFIX_CACHE_MB = 1024
 """An answer counts when the model gives its choices even odds or better against every other
 token. SmolLM2-135M-Instruct puts 0.89-0.96 of its mass on " A" + " B" with the PRP prompt on DL19
 pairs; eval/results/judges.md measures how often the threshold fires."""
@@ -231,7 +229,7 @@ class TransformersJudge:
             f"hf:{model},weights={self.weights.source},"
             f"{prompts_identity(self.template, self.list_template)},"
             f"set_prompt={self.set_template.name}#{self.set_template.digest},"
-            f"dtype={dtype},min_mass={min_mass}"
+            f"{canonical(HFOptions(dtype=dtype, min_mass=min_mass))}"
             + (f",{fewshot.identity}" if fewshot is not None else "")
         )
         from rankpipe.judges.prefix import PrefixCache, PrefixStats
@@ -533,34 +531,13 @@ def _out_of_memory_is_a_judge_error(batch_size: int) -> Iterator[None]:
 
 
 def _build(spec: JudgeSpec, qrels: Qrels | None) -> TransformersJudge:
-    check_options(
-        spec,
-        {
-            "prompt", "list_prompt", "set_prompt", "device", "dtype", "batch_size", "min_mass",
-            "prefix_reuse", "prefix_cache_mb", "fewshot", "shots",
-        },
-    )
+    options: HFOptions = judge_options(spec)
     if not spec.target:
         raise InputError(f"judge {spec}: hf needs a model, e.g. hf:{EXAMPLE_MODEL}")
-    return TransformersJudge(
-        spec.target,
-        prompt=spec.options.get("prompt", "prp"),
-        list_prompt=spec.options.get("list_prompt", "rankgpt"),
-        set_prompt=spec.options.get("set_prompt", "setwise"),
-        device=spec.options.get("device", "auto"),
-        dtype=spec.options.get("dtype"),
-        batch_size=int_option(spec, "batch_size", 0) if "batch_size" in spec.options else None,
-        min_mass=float_option(spec, "min_mass", DEFAULT_MIN_MASS),
-        prefix_reuse=typed_value(
-            f"judge {spec}", "prefix_reuse", spec.options.get("prefix_reuse", "true"), bool
-        ),
-        prefix_cache_mb=int_option(spec, "prefix_cache_mb", DEFAULT_PREFIX_CACHE_MB),
-        fewshot=(
-            fewshot_examples(spec.options["fewshot"], int_option(spec, "shots", 2))
-            if "fewshot" in spec.options
-            else None
-        ),
-    )
+    values = asdict(options)
+    path, shots = values.pop("fewshot"), values.pop("shots")
+    fewshot = fewshot_examples(path, shots) if path is not None else None
+    return TransformersJudge(spec.target, **values, fewshot=fewshot)
 
 
 pairwise_judge = _build

@@ -45,6 +45,7 @@ import functools
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from rankpipe.data.types import Qrels
@@ -58,6 +59,7 @@ from rankpipe.judges.base import (
     SetJudgment,
     SetPrompt,
 )
+from rankpipe.judges.options import DEFAULT_MIN_MASS, VLLMOptions
 from rankpipe.judges.prompts import (
     answer_token_ids,
     encode_blocks,
@@ -68,26 +70,13 @@ from rankpipe.judges.prompts import (
     prompts_identity,
     render,
 )
-from rankpipe.judges.spec import JudgeSpec, bool_option, check_options, float_option, int_option
+from rankpipe.judges.spec import JudgeSpec, judge_options
 from rankpipe.judges.telemetry import PrefixCacheStats, prefix_cache_from_metrics
-from rankpipe.judges.transformers import DEFAULT_MIN_MASS
 from rankpipe.models import free_memory, resolve_model
+from rankpipe.options import canonical
 
 log = logging.getLogger(__name__)
 
-OPTIONS = {
-    "prompt",
-    "list_prompt",
-    "set_prompt",
-    "dtype",
-    "max_model_len",
-    "tensor_parallel_size",
-    "gpu_memory_utilization",
-    "enforce_eager",
-    "min_mass",
-    "prefix_caching",
-    "prefix_order",
-}
 
 
 def load_engine(
@@ -175,7 +164,7 @@ class VLLMJudge:
         self.identity = (
             f"vllm:{model},{prompts_identity(self.template, self.list_template)},"
             f"set_prompt={self.set_template.name}#{self.set_template.digest},"
-            f"dtype={dtype},min_mass={min_mass}"
+            f"{canonical(VLLMOptions(dtype=dtype, min_mass=min_mass))}"
         )
 
     def close(self) -> None:
@@ -329,26 +318,12 @@ def shared_prefix_order(encoded: Sequence[Sequence[int]]) -> list[int]:
 
 
 def _build(spec: JudgeSpec, qrels: Qrels | None = None) -> VLLMJudge:
-    check_options(spec, OPTIONS)
+    options: VLLMOptions = judge_options(spec)
     if not spec.target:
         raise InputError(
             f"judge {spec}: vllm needs a model, e.g. vllm:HuggingFaceTB/SmolLM2-135M-Instruct"
         )
-    max_model_len = int_option(spec, "max_model_len", 0)
-    return VLLMJudge(
-        spec.target,
-        prompt=spec.options.get("prompt", "prp"),
-        list_prompt=spec.options.get("list_prompt", "rankgpt"),
-        set_prompt=spec.options.get("set_prompt", "setwise"),
-        dtype=spec.options.get("dtype", "auto"),
-        max_model_len=max_model_len or None,
-        tensor_parallel_size=int_option(spec, "tensor_parallel_size", 1),
-        gpu_memory_utilization=float_option(spec, "gpu_memory_utilization", 0.9),
-        enforce_eager=bool_option(spec, "enforce_eager", False),
-        min_mass=float_option(spec, "min_mass", DEFAULT_MIN_MASS),
-        prefix_caching=bool_option(spec, "prefix_caching", True),
-        prefix_order=bool_option(spec, "prefix_order", True),
-    )
+    return VLLMJudge(spec.target, **asdict(options))
 
 
 pairwise_judge = _build

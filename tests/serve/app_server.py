@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from rankpipe.cli.serve import run_app
 from rankpipe.errors import JudgeError
 from rankpipe.judges.base import Judgment, PairPrompt
-from rankpipe.judges.overlap import OverlapJudge
+from rankpipe.judges.simulated import OverlapJudge
 from rankpipe.reranker import Reranker
 from rankpipe.serve import create_app
 
