@@ -1,18 +1,23 @@
-"""Pairwise distillation on TREC DL19: query-level 5-fold cross-validation (train on four folds'
-queries, evaluate on the fifth), teachers `sim` at noise 0 and 0.2 and `embed` (self-distillation,
-a control), ablation pointwise-only / pairwise-only / both; the student (all-MiniLM-L6-v2) before
-and after, as a reranker of the BM25 top-100 of the held-out queries (nDCG@10 by cosine) and, for
-the configurations named by --retrieve, as a retriever over the 7,230-passage DL19 sub-corpus
-(build_dl19_subcorpus.py; faiss flat through `build_dense_index` and `open_index`, the code behind
-`rankpipe index` / `retrieve`); mining inferences and training time. (The transfer to NovelEval
-is the README's `rankpipe distill` run, see eval/results/distill.md.)
+"""Pairwise distillation on TREC DL19 with `rankpipe.distill.distill` (issue 21): query-level
+5-fold cross-validation (train on four folds' queries, evaluate on the fifth), the default recipe
+(the teacher ranks each training query's BM25 top 30 with heapsort, window pairs over its top 20,
+training on its top 20 with in-batch negatives, at least 40 steps, a 20 % dev split of the training
+queries, label-free selection by agreement with the teacher), each training run giving two
+students: the selected one (`TEACHER/select`) and its last step (`TEACHER/last`, no selection).
+Teachers: `sim:noise=0`, `sim:noise=0.2`, `embed:all-MiniLM-L6-v2` (self-distillation) and
+`labels` (supervised: the same trainer with the relevance labels as the teacher: sim at noise 0
+for the pairs, the labels as pointwise scores, selection by dev nDCG@10 on the labels).
 
-Usage: python eval/distill_experiment.py [--out eval/out/distill] [--configs A,B;C,...]
-           [--folds 5] [--depth 10] [--max-seq-length 96] [--train-seq-length 64] [--threads 2]
-           [--only-folds 3,4] [--retrieve sim0.2/both]
-Results go to OUT/results.jsonl (one line per configuration and fold, appended as they finish, so a
-rerun skips what is done; two processes may share it with --only-folds) and a Markdown summary on
-stdout.
+Evaluation on the held-out queries: (a) reranking the BM25 top 100 by cosine (96 tokens per text);
+(b) with --retrieve, retrieval over the 7,230-passage DL19 sub-corpus (build_dl19_subcorpus.py,
+faiss flat through `build_dense_index` / `open_index`, the code behind `rankpipe index` /
+`retrieve`). A selected student that is the untrained one (no step beat it on the dev queries) has
+the same weights as the baseline, so its held-out scores are the baseline's (not recomputed).
+
+Usage: python eval/distill_experiment.py [--out eval/out/distill21] [--teachers sim0.2,sim0]
+           [--folds 5] [--only-folds 0,1] [--retrieve sim0.2/select,sim0.2/last] [--threads 1]
+Results go to OUT/results.jsonl (one line per configuration and fold, appended as they finish; a
+rerun skips what is done) and a Markdown summary on stdout.
 """
 
 from __future__ import annotations
@@ -25,16 +30,15 @@ import shutil
 import statistics
 import sys
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
+from rankpipe.cache import MemoryCache
 from rankpipe.data.datasets import data_dir, load_dataset
 from rankpipe.data.types import QueryCandidates, Ranking, Run
-from rankpipe.distill.dataset import TrainingSet, build_training_set
-from rankpipe.distill.mining import mine_pairs, parse_pairs
-from rankpipe.distill.train import DEFAULT_STUDENT, TrainConfig, train_student
+from rankpipe.distill.config import DEFAULT_STUDENT, TrainConfig
+from rankpipe.distill.pipeline import MiningSettings, distill
 from rankpipe.evaluation.metrics import evaluate
 from rankpipe.judges.spec import make_judge
 from rankpipe.retrieval.dense import Encoder, build_dense_index
@@ -47,23 +51,8 @@ TEACHERS = {
     "sim0": "sim:noise=0",
     "sim0.2": "sim:noise=0.2",
     "embed": f"embed:{DEFAULT_STUDENT}",
+    "labels": "sim:noise=0",
 }
-LOSSES = {"both": (1.0, 3.0), "point": (1.0, 0.0), "pair": (0.0, 3.0)}
-DEFAULT_CONFIGS = "sim0.2/both;sim0.2/pair,sim0.2/point;sim0/both,embed/both"
-"""Groups run in order, separated by `;`; within a group, fold by fold (so that an interrupted
-group has the same folds for each of its configurations)."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    out: Path
-    folds: int
-    depth: int
-    max_seq_length: int
-    train_seq_length: int
-    learning_rate: float
-    batch_size: int
-    epochs: float
 
 
 def rerank_by_cosine(model: str, items: list[QueryCandidates], max_seq_length: int) -> Run:
@@ -101,176 +90,177 @@ def folds_of(qids: list[str], k: int) -> list[list[str]]:
     return [shuffled[i::k] for i in range(k)]
 
 
-def subset(training: TrainingSet, qids: set[str]) -> TrainingSet:
-    data = training.data.filter(lambda row: row["qid"] in qids)
-    return TrainingSet(data, replace(training.info, queries=len(data)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("eval/out/distill"))
-    parser.add_argument("--configs", default=DEFAULT_CONFIGS)
+    parser.add_argument("--out", type=Path, default=Path("eval/out/distill21"))
+    parser.add_argument("--teachers", default="sim0.2,sim0")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--depth", type=int, default=10, help="training candidates per query")
+    parser.add_argument("--only-folds", help="run these folds only, e.g. 3,4")
+    parser.add_argument("--depth", type=int, default=30, help="BM25 candidates per query mined")
     parser.add_argument("--max-seq-length", type=int, default=96, help="tokens per text, eval")
     parser.add_argument("--train-seq-length", type=int, default=64, help="tokens per text, train")
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--only-folds", help="run these folds only, e.g. 3,4 (a second process sharing OUT)"
-    )
-    parser.add_argument(
-        "--retrieve",
-        default="sim0.2/both",
-        help="configurations whose students also retrieve from the sub-corpus ('' for none)",
-    )
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--retrieve", default="", help="configurations that also retrieve")
+    parser.add_argument("--no-train", action="store_true", help="only the retrieval phase")
     args = parser.parse_args()
-    retrieving = set(filter(None, args.retrieve.split(",")))
     torch.set_num_threads(args.threads)
-    settings = Settings(
-        args.out,
-        args.folds,
-        args.depth,
-        args.max_seq_length,
-        args.train_seq_length,
-        args.lr,
-        args.batch_size,
-        args.epochs,
-    )
-    settings.out.mkdir(parents=True, exist_ok=True)
-    results_file = settings.out / "results.jsonl"
-
-    def finished() -> set[tuple[str, int]]:
-        """(configuration, fold) rows in OUT, this process's and any other's sharing it."""
-        if not results_file.exists():
-            return set()
-        return {(r["config"], r["fold"]) for r in map(json.loads, results_file.open())}
-
-    done = finished()
-
-    def record(row: dict[str, object]) -> None:
-        row.update(load=os.getloadavg()[0], at=time.strftime("%H:%M:%S", time.gmtime()))
-        with results_file.open("a") as out:
-            out.write(json.dumps(row) + "\n")
-        print(json.dumps(row), flush=True)
-
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = args.out / "results.jsonl"
     dl19 = load_dataset("dl19")
     assert dl19.qrels is not None
     top100 = {item.query.qid: item for item in dl19.candidates}
-    train_items = [item.truncated(settings.depth) for item in dl19.candidates]
-    folds = folds_of(list(top100), settings.folds)
-
-    if ("baseline", -1) not in done:
+    folds = folds_of(list(top100), args.folds)
+    wanted = [f for f in range(args.folds) if not args.only_folds or str(f) in args.only_folds]
+    if ("baseline", -1) not in finished(results):
         started = time.perf_counter()
-        run = rerank_by_cosine(DEFAULT_STUDENT, list(top100.values()), settings.max_seq_length)
+        run = rerank_by_cosine(DEFAULT_STUDENT, list(top100.values()), args.max_seq_length)
         per_query = evaluate(run, dl19.qrels).per_query
         record(
+            results,
             {
                 "config": "baseline",
                 "fold": -1,
                 "seconds": time.perf_counter() - started,
                 "ndcg10": {q: v["nDCG@10"] for q, v in per_query.items()},
-            }
+            },
+        )
+    for teacher in [] if args.no_train else args.teachers.split(","):
+        cache = MemoryCache()  # one teacher's judgments, shared by its folds
+        for f in wanted:
+            if (f"{teacher}/select", f) not in finished(results):
+                train_fold(args, results, dl19, top100, folds, teacher, f, cache)
+    if args.retrieve:
+        retrieval_phase(args, results, dl19, top100, folds, args.retrieve.split(","), wanted)
+    summarize(results)
+
+
+def finished(results: Path) -> set[tuple[str, int]]:
+    if not results.exists():
+        return set()
+    return {(r["config"], r["fold"]) for r in map(json.loads, results.open())}
+
+
+def record(results: Path, row: dict[str, object]) -> None:
+    row.update(load=os.getloadavg()[0], at=time.strftime("%H:%M:%S", time.gmtime()))
+    with results.open("a") as out:
+        out.write(json.dumps(row) + "\n")
+    print(json.dumps(row)[:300], flush=True)
+
+
+def baseline_of(results: Path, config: str) -> dict[str, float]:
+    return next(r["ndcg10"] for r in map(json.loads, results.open()) if r["config"] == config)
+
+
+def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  # noqa: ANN001
+    """Train one fold's student on the other folds and evaluate it and its last step."""
+    held_out = folds[f]
+    train_items = [
+        top100[q].truncated(args.depth) for g, fold in enumerate(folds) if g != f for q in fold
+    ]
+    mining = MiningSettings()
+    qrels = None
+    if teacher == "labels":  # the labels as pointwise teacher scores; select on their nDCG@10
+        labels = {
+            q: Ranking(q, tuple(d), tuple(float(v) for v in d.values()))
+            for q, d in dl19.qrels.items()
+        }
+        mining = MiningSettings(scores="run", score_run=labels, score_run_name="qrels")
+        qrels = dl19.qrels
+    folder = args.out / "models" / teacher / f"fold{f}"
+    last = folder.with_name(f"fold{f}-last")
+    started = time.perf_counter()
+    result = distill(
+        train_items,
+        make_judge(TEACHERS[teacher], dl19.qrels),
+        folder,
+        training=TrainConfig(max_seq_length=args.train_seq_length, measure_loss=False),
+        mining=mining,
+        qrels=qrels,
+        cache=cache,
+        overwrite=True,
+        last_out=last,
+        data_name=f"DL19 folds other than {f}, {TEACHERS[teacher]}",
+    )
+    wall = time.perf_counter() - started
+    trained = result.rounds[0].train
+    common = {
+        "fold": f,
+        "train_queries": result.rounds[0].queries,
+        "dev_queries": len(result.dev_queries),
+        "dev_measure": result.dev_measure,
+        "mining_inferences": result.costs()["inferences"],
+        "train_s": trained.seconds,
+        "distill_wall_s": wall,
+        "steps": trained.steps,
+        "kept_step": trained.kept_step,
+        "dev": [[s.step, s.agreement, s.teacher_ndcg, s.ndcg10] for s in trained.dev],
+    }
+    held = [top100[q] for q in held_out]
+    baseline = baseline_of(results, "baseline")
+    for variant, model, unchanged in (
+        ("last", last, False),
+        ("select", folder, result.base_unchanged),
+    ):
+        started = time.perf_counter()
+        if unchanged:
+            ndcg = {q: baseline[q] for q in held_out}
+        else:
+            run = rerank_by_cosine(str(model), held, args.max_seq_length)
+            per_query = evaluate(run, {q: dl19.qrels[q] for q in held_out}).per_query
+            ndcg = {q: v["nDCG@10"] for q, v in per_query.items()}
+        record(
+            results,
+            {
+                "config": f"{teacher}/{variant}",
+                **common,
+                "base_unchanged": unchanged,
+                "model": str(model),
+                "eval_s": time.perf_counter() - started,
+                "ndcg10": ndcg,
+            },
         )
 
-    corpus = subcorpus(data_dir()) if retrieving else {}
-    index_folder = settings.out / "index"
-    if retrieving and ("retrieval:baseline", -1) not in done:
+
+def retrieval_phase(args, results, dl19, top100, folds, configs, wanted) -> None:  # noqa: ANN001
+    corpus = subcorpus(data_dir())
+    index = args.out / "index"
+    if ("retrieval:baseline", -1) not in finished(results):
         started = time.perf_counter()
-        everything = list(top100.values())
-        ndcg = retrieve_ndcg(DEFAULT_STUDENT, corpus, index_folder, everything, dl19.qrels)
+        ndcg = retrieve_ndcg(DEFAULT_STUDENT, corpus, index, list(top100.values()), dl19.qrels)
         record(
+            results,
             {
                 "config": "retrieval:baseline",
                 "fold": -1,
                 "passages": len(corpus),
                 "seconds": time.perf_counter() - started,
                 "ndcg10": ndcg,
-            }
+            },
         )
-
-    mined: dict[str, tuple[TrainingSet, float, int]] = {}
-    plan = [
-        (f, config)
-        for group in args.configs.split(";")
-        for f in range(settings.folds)
-        for config in group.split(",")
-        if not args.only_folds or str(f) in args.only_folds.split(",")
-    ]
-    for f, config in plan:
-        teacher, _, loss_name = config.partition("/")
-        done = finished()
-        retrieve = config in retrieving and (f"retrieval:{config}", f) not in done
-        if (config, f) in done and not retrieve:
-            continue
-        if teacher not in mined:
+    baseline = baseline_of(results, "retrieval:baseline")
+    rows = {(r["config"], r["fold"]): r for r in map(json.loads, results.open())}
+    for config in configs:
+        for f in wanted:
+            row = rows.get((config, f))
+            if row is None or (f"retrieval:{config}", f) in rows:
+                continue
             started = time.perf_counter()
-            judge = make_judge(TEACHERS[teacher], dl19.qrels)
-            result = mine_pairs(train_items, judge, parse_pairs("window:5,n=16"))
-            training = build_training_set(result)
-            mined[teacher] = (
-                training,
-                time.perf_counter() - started,
-                int(result.ledger.total()["inferences"]),
-            )
-        training, mine_s, inferences = mined[teacher]
-        pointwise, alpha = LOSSES[loss_name]
-        held_out = folds[f]
-        out = settings.out / "models" / config.replace("/", "-") / f"fold{f}"
-        train_qids = {q for g, fold in enumerate(folds) if g != f for q in fold}
-        part = subset(training, train_qids)
-        trained = train_student(
-            part,
-            out,
-            TrainConfig(
-                epochs=settings.epochs,
-                batch_size=settings.batch_size,
-                learning_rate=settings.learning_rate,
-                pointwise=pointwise,
-                alpha=alpha,
-                max_seq_length=settings.train_seq_length,
-                measure_loss=False,
-                checkpoints=False,
-            ),
-            overwrite=True,
-            data_name=f"DL19 folds other than {f}, {TEACHERS[teacher]}",
-        )
-        if retrieve:
-            started = time.perf_counter()
-            ndcg = retrieve_ndcg(
-                str(out), corpus, index_folder, [top100[q] for q in held_out], dl19.qrels
-            )
+            held = [top100[q] for q in folds[f]]
+            if row["base_unchanged"]:
+                ndcg = {q: baseline[q] for q in folds[f]}
+            else:
+                ndcg = retrieve_ndcg(row["model"], corpus, index, held, dl19.qrels)
             record(
+                results,
                 {
                     "config": f"retrieval:{config}",
                     "fold": f,
-                    "train_s": trained.seconds,
+                    "base_unchanged": row["base_unchanged"],
+                    "train_s": row["train_s"],
                     "seconds": time.perf_counter() - started,
                     "ndcg10": ndcg,
-                }
+                },
             )
-        if (config, f) not in done:  # else retrained for its retrieval row only (same seed, data)
-            started = time.perf_counter()
-            run = rerank_by_cosine(str(out), [top100[q] for q in held_out], settings.max_seq_length)
-            per_query = evaluate(run, {q: dl19.qrels[q] for q in held_out}).per_query
-            record(
-                {
-                    "config": config,
-                    "fold": f,
-                    "train_queries": part.info.queries,
-                    "mining_inferences": inferences,
-                    "mining_s": mine_s,
-                    "train_s": trained.seconds,
-                    "steps": trained.steps,
-                    "losses": trained.losses,
-                    "eval_s": time.perf_counter() - started,
-                    "ndcg10": {q: v["nDCG@10"] for q, v in per_query.items()},
-                }
-            )
-        shutil.rmtree(out, ignore_errors=True)
-    summarize(results_file)
 
 
 def paired_p(before: list[float], after: list[float]) -> float:
@@ -293,8 +283,8 @@ def summarize(results_file: Path) -> None:
     baseline = baselines["baseline"]
     configs = list(dict.fromkeys(r["config"] for r in rows if r["config"] not in baselines))
     print(
-        "\n| teacher / loss | folds | queries | nDCG@10 before | after | change | "
-        "paired t p | mining inferences | train s / fold |"
+        "\n| configuration | folds | queries | nDCG@10 before | after | change | "
+        "paired t p | folds left unchanged | train s / fold |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for config in configs:
@@ -305,10 +295,10 @@ def summarize(results_file: Path) -> None:
         was = [before_run[q] for q in qids]
         now = [v for r in mine for v in r["ndcg10"].values()]
         before, after = statistics.mean(was), statistics.mean(now)
+        unchanged = sum(bool(r.get("base_unchanged")) for r in mine)
         print(
             f"| {config} | {len(mine)} | {len(qids)} | {before:.4f} | {after:.4f} | "
-            f"{after - before:+.4f} | {paired_p(was, now):.3f} | "
-            f"{mine[0].get('mining_inferences', '')} | "
+            f"{after - before:+.4f} | {paired_p(was, now):.3f} | {unchanged} | "
             f"{statistics.mean(r['train_s'] for r in mine):.0f} |"
         )
     print(

@@ -17,6 +17,7 @@ untrained student included.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -172,6 +173,7 @@ def distill(
     overwrite: bool = False,
     progress: bool = False,
     data_name: str = "",
+    last_out: str | Path | None = None,
 ) -> DistillResult:
     """Mine, train, select and save a student to `out` (see the module docstring). `qrels` only
     serve the dev measure (nDCG@10); `corpus` (docid -> text) is what later rounds retrieve from
@@ -211,6 +213,7 @@ def distill(
         ledger=ledger,
         rounds=rounds,
         next_round=next_round,
+        last_out=last_out,
     )
 
 
@@ -231,9 +234,11 @@ def distill_training_set(
     ledger: CostLedger | None = None,
     rounds: int = 1,
     next_round: NextRound | None = None,
+    last_out: str | Path | None = None,
 ) -> DistillResult:
     """Split the dev queries off a mined training set, train (`rounds` times, each later round on
-    the set `next_round` mines), select and save to `out`."""
+    the set `next_round` mines), select and save to `out` (and the last round's last step to
+    `last_out`, when given: the student selection would have replaced)."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise InputError(f"{out} exists; choose a new out folder or pass overwrite=True")
@@ -243,8 +248,11 @@ def distill_training_set(
     rows = [row for row in mined.data if row["qid"] in dev_ids]
     dev = DevSet.from_rows(rows, qrels) if dev_ids else None
     part, ledger = without(mined, dev_ids), ledger or CostLedger()
+    if rounds > 1 and not main_process():
+        raise InputError("rounds > 1 run in one process (each round's student is read back)")
     work = out.with_name(f".{out.name}.rounds")
-    shutil.rmtree(work, ignore_errors=True)
+    if main_process():
+        shutil.rmtree(work, ignore_errors=True)
     results: list[RoundResult] = []
     student = training.student
     try:
@@ -254,17 +262,27 @@ def distill_training_set(
                 part, ledger = next_round(student, dev_ids, work)
             folder = work / f"round-{r}"
             config = replace(training, student=student, seed=training.seed + r)
-            trained = train_student(part, folder, config, data_name=data_name, dev=dev, round=r)
+            last = last_out if r == rounds - 1 else None
+            trained = train_student(
+                part, folder, config, data_name=data_name, dev=dev, round=r, last_out=last
+            )
             results.append(
                 RoundResult(r, part.info.queries, part.info.judged_pairs, ledger, trained)
             )
             student = str(folder)
         measure = dev.measure if dev else ""
         result = DistillResult(out, results, sorted(dev_ids), measure, training.select, mined)
-        finish(result, Path(student), out, overwrite)
+        if main_process():  # under accelerate launch / torchrun, the first process writes
+            finish(result, Path(student), out, overwrite)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if main_process():
+            shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def main_process() -> bool:
+    """Whether this is the first (or only) process of a data-parallel run."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def mine_training_set(

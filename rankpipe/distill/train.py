@@ -131,10 +131,12 @@ def train_student(
     data_name: str = "",
     dev: DevSet | None = None,
     round: int = 0,
+    last_out: str | Path | None = None,
 ) -> TrainResult:
     """Train `config.student` on `training` and save it to `out` (refused if `out` exists, unless
     `overwrite`). With `dev`, the student is evaluated on it at step 0 and every
     `config.eval_every` steps, and the best weights are saved (`config.select`; else the last).
+    `last_out`: also save the last step there (to compare selection with none from one run).
     Returns the losses, dev scores and time."""
     out = Path(out)
     config = config or TrainConfig()
@@ -170,6 +172,8 @@ def train_student(
     kept = None
     if selection is not None:
         selection.evaluate(int(output.global_step))
+        if last_out is not None and trainer.is_world_process_zero():
+            model.save(str(last_out))
         kept = selection.restore().step if config.select else int(output.global_step)
     loss_after = training_set_loss(trainer, rows) if config.measure_loss else math.nan
     result = TrainResult(
@@ -248,6 +252,8 @@ def _trainer(
         eval_strategy="no",
         report_to="none",
         disable_tqdm=not config.progress,
+        use_cpu=not gpu,  # data-parallel CPU processes (gloo) need it; harmless in one process
+        ddp_backend="gloo" if not gpu and _processes() > 1 else None,
         ddp_find_unused_parameters=False,
     )
     callbacks = [selection_callback(selection, schedule.eval_every)] if selection else []
