@@ -100,6 +100,14 @@ def form_of(thing: Request | Any) -> Form:
         raise TypeError(f"{type(thing).__name__} belongs to no request form") from None
 
 
+def judge_of(form: Form, judge: Any) -> Any:
+    """The judge that answers `form` among a judge's forms (itself for pairs; itself again when it
+    also ranks blocks or picks from sets, else None)."""
+    if form is PAIR:
+        return judge
+    return judge if callable(getattr(judge, form.method, None)) else None
+
+
 def members(request: Request) -> tuple[int, ...]:
     """The candidate positions a request shows, in the order shown."""
     return (request.a, request.b) if isinstance(request, Comparison) else request.members

@@ -13,7 +13,7 @@ cost model fitted on this judge (rankpipe/compare/timecost.py)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,21 +23,11 @@ from rankpipe.cost import CostLedger
 from rankpipe.data.types import Qrels, QueryCandidates, Run, run_from_candidates
 from rankpipe.evaluation.metrics import DEFAULT_METRICS, Evaluation, evaluate
 from rankpipe.executor import Executor
-from rankpipe.forms import FormName
+from rankpipe.forms import FORMS, Form, FormName, judge_of
 from rankpipe.judges.base import (
-    BlockJudgment,
-    BlockPrompt,
     Judge,
-    Judgment,
-    ListJudge,
-    PairPrompt,
-    SetJudge,
-    SetJudgment,
-    SetPrompt,
-    listwise_form,
-    setwise_form,
 )
-from rankpipe.judges.telemetry import CallRecord, TimedJudge, TimedListJudge
+from rankpipe.judges.telemetry import CallRecord, Timed
 from rankpipe.strategies.base import Strategy
 from rankpipe.strategies.registry import make_strategy
 
@@ -106,23 +96,20 @@ def run_experiment(
     judged = {qid: labels for qid, labels in qrels.items() if qid in qids}
     log: list[CallRecord] = []
     samples: list[CallSample] = []
-    timed = TimedJudge(_MeteredJudge(judge, samples), log)
-    list_judge = listwise_form(judge)
-    timed_list = (
-        TimedListJudge(_MeteredListJudge(list_judge, samples), log)
-        if list_judge is not None
+    forms = {
+        name: Timed(form, _Metered(form, judge_of(form, judge), samples), log)
+        if judge_of(form, judge) is not None
         else None
-    )
-    set_judge = setwise_form(judge)
-    metered_set = _MeteredSetJudge(set_judge, samples) if set_judge is not None else None
+        for name, form in FORMS.items()
+    }
     trials = []
     for configuration in configurations:
         strategy = configuration.strategy
         strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
         executor = Executor(
-            timed,
-            list_judge=timed_list,
-            set_judge=metered_set,
+            forms["pair"],
+            list_judge=forms["block"],
+            set_judge=forms["set"],
             cache=cache,
             batch_size=batch_size,
             both_orders=configuration.both_orders,
@@ -148,34 +135,20 @@ def run_experiment(
 
 
 class _Metered:
-    """A judge decorator that records each call as a CallSample: prompts, prompt tokens, decoding
-    steps (the longest answer less its first token) and seconds."""
+    """A judge of one request form that records each call as a CallSample: prompts, prompt
+    tokens, decoding steps (the longest answer less its first token) and seconds; like
+    `telemetry.Timed`, it has its form's method and no other."""
 
-    def __init__(self, inner: Judge | ListJudge | SetJudge, samples: list[CallSample]) -> None:
-        self.inner = inner
-        self.samples = samples
+    def __init__(self, form: Form, inner: Any, samples: list[CallSample]) -> None:
+        self.form, self.inner, self.samples = form, inner, samples
         self.identity, self.reads_text = inner.identity, inner.reads_text
+        setattr(self, form.method, self._call)
 
-    def _call(self, answer: Callable[[Sequence[Any]], list[Any]], prompts: Sequence[Any]) -> Any:
+    def _call(self, prompts: Sequence[Any]) -> list[Any]:
         started = time.perf_counter()
-        answers = answer(prompts)
+        answers = self.form.ask(self.inner, prompts)
         seconds = time.perf_counter() - started
         tokens = sum(a.prompt_tokens for a in answers)
         steps = max((a.completion_tokens for a in answers), default=1) - 1
         self.samples.append(CallSample(len(prompts), tokens, max(steps, 0), seconds))
         return answers
-
-
-class _MeteredJudge(_Metered):
-    def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
-        return self._call(self.inner.judge, prompts)  # type: ignore[no-any-return,union-attr]
-
-
-class _MeteredListJudge(_Metered):
-    def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
-        return self._call(self.inner.rank, prompts)  # type: ignore[no-any-return,union-attr]
-
-
-class _MeteredSetJudge(_Metered):
-    def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]:
-        return self._call(self.inner.choose, prompts)  # type: ignore[no-any-return,union-attr]

@@ -17,9 +17,9 @@ from rankpipe.compare.experiment import Experiment
 from rankpipe.compare.plots import plot_calls, plot_cost_pareto, plot_pareto
 from rankpipe.compare.summary import SIGNIFICANCE, Spend, Summary
 from rankpipe.data.trec import write_run
+from rankpipe.forms import FORMS
 
 RESULTS_FILE = "compare.json"
-KIND_NAMES = {"pair": "pairwise", "block": "listwise"}
 FORMAT_VERSION = 1
 
 
@@ -326,7 +326,7 @@ def _time_section(summary: Summary) -> list[str]:
             "fitted; rerun with a fresh `--cache` or `--no-cache` to measure."
         ]
     lines = [
-        f"Per-call time model ({KIND_NAMES[kind]} calls): {model.describe()}."
+        f"Per-call time model ({FORMS[kind].style} calls): {model.describe()}."
         for kind, model in summary.time_models.items()
     ]
     sizes = summary.batch_sizes

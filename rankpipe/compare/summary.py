@@ -11,15 +11,12 @@ from rankpipe.compare.costmodel import CallTimeModel, StandaloneCost, standalone
 from rankpipe.compare.experiment import Experiment, Trial
 from rankpipe.compare.timecost import TimeCostModel, TimeEstimate
 from rankpipe.evaluation.significance import paired_t_tests
+from rankpipe.forms import FORMS
 from rankpipe.judges.telemetry import CALL_KINDS, CallKind
 
 SIGNIFICANCE = 0.05
-REQUESTS = {
-    frozenset(): "none",
-    frozenset({"pair"}): "pairwise",
-    frozenset({"block"}): "listwise",
-    frozenset({"set"}): "setwise",
-}
+REQUESTS = {frozenset(): "none"} | {frozenset({f.name}): f.style for f in FORMS.values()}
+"""The forms a strategy asked -> its requests column (any two forms together: "mixed")."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +159,7 @@ def _row(
     cost_model: TimeCostModel | None,
 ) -> Row:
     kind = next(iter(trial.kinds)) if len(trial.kinds) == 1 else None
-    model = models.get(kind) if kind in ("pair", "block") else None  # type: ignore[call-overload]
+    model = models.get(kind) if kind is not None else None
     if not trial.kinds:
         predicted: dict[int, float] | None = dict.fromkeys(batch_sizes, 0.0)
     else:

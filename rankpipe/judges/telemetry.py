@@ -1,7 +1,7 @@
-"""Judge telemetry: decorators that record the size, duration and retries of every call to a judge,
-and vLLM's own prefix-cache counters.
+"""Judge telemetry: a decorator that records the form, size, duration and retries of every call to a
+judge, and vLLM's own prefix-cache counters.
 
-The decorators wrap a judge without changing its answers, identity or cache keys, so the executor
+The decorator wraps a judge without changing its answers, identity or cache keys, so the executor
 batches and caches through them as through the judge itself. The cost comparison fits its per-call
 time model on what they record. A judge that retries requests (the `openai` backend) counts them
 in a `retries` attribute, and each call's record carries how many it made.
@@ -16,23 +16,19 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any
 
-from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judge, Judgment, ListJudge, PairPrompt
+from rankpipe.forms import FORMS, Form, FormName
 
-CallKind = Literal["pair", "block"]
-CALL_KINDS: tuple[CallKind, ...] = ("pair", "block")
-
-AnyJudge = TypeVar("AnyJudge", bound="Judge | ListJudge")
-Prompt = TypeVar("Prompt")
-Answer = TypeVar("Answer")
+CallKind = FormName
+CALL_KINDS: tuple[CallKind, ...] = tuple(FORMS)
 
 
 @dataclass(frozen=True)
 class CallRecord:
-    """One judge call: pairwise or listwise, how many prompts it held, how long it took, and how
+    """One judge call: its request form, how many prompts it held, how long it took, and how
     many retries it needed."""
 
     kind: CallKind
@@ -42,50 +38,33 @@ class CallRecord:
     """Requests the judge retried during the call (servers that failed and were asked again)."""
 
 
-class _Timed(Generic[AnyJudge]):
-    """What both decorators share: the wrapped judge's identity, and timing a call into `log`."""
+class Timed:
+    """A judge of one request form (`rankpipe.forms`) that appends a CallRecord to `log` for every
+    call; it has that form's method (`judge`, `rank` or `choose`) and no other, so the executor
+    sees the same forms as in the judge itself."""
 
-    def __init__(self, judge: AnyJudge, log: list[CallRecord]) -> None:
-        self.inner: AnyJudge = judge
-        self.log = log
+    def __init__(self, form: Form, judge: Any, log: list[CallRecord]) -> None:
+        self.form, self.inner, self.log = form, judge, log
+        setattr(self, form.method, self._call)
 
     @property
     def identity(self) -> str:
-        return self.inner.identity
+        return str(self.inner.identity)
 
     @property
     def reads_text(self) -> bool:
-        return self.inner.reads_text
+        return bool(self.inner.reads_text)
 
-    def _timed(
-        self,
-        kind: CallKind,
-        call: Callable[[Sequence[Prompt]], list[Answer]],
-        prompts: Sequence[Prompt],
-    ) -> list[Answer]:
+    def _call(self, prompts: Sequence[Any]) -> list[Any]:
         retries, started = self._retries(), time.perf_counter()
-        answers = call(prompts)
-        self.log.append(
-            CallRecord(kind, len(prompts), time.perf_counter() - started, self._retries() - retries)
-        )
+        answers = self.form.ask(self.inner, prompts)
+        seconds = time.perf_counter() - started
+        retried = self._retries() - retries
+        self.log.append(CallRecord(self.form.name, len(prompts), seconds, retried))
         return answers
 
     def _retries(self) -> int:
         return int(getattr(self.inner, "retries", 0))
-
-
-class TimedJudge(_Timed[Judge]):
-    """A pairwise judge that appends a CallRecord to `log` for every call."""
-
-    def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
-        return self._timed("pair", self.inner.judge, prompts)
-
-
-class TimedListJudge(_Timed[ListJudge]):
-    """A listwise judge that appends a CallRecord to `log` for every call."""
-
-    def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
-        return self._timed("block", self.inner.rank, prompts)
 
 
 PREFIX_CACHE_QUERIES = "vllm:prefix_cache_queries"

@@ -123,3 +123,23 @@ def test_queries_outside_the_candidates_are_not_scored(demo: Dataset) -> None:
     few = demo.candidates[:3]
     experiment = run_experiment(few, demo.qrels, _judge(demo), [Configuration("first-stage")])
     assert set(experiment.trials[0].evaluation.per_query) == {item.query.qid for item in few}
+
+
+def test_setwise_calls_are_timed_and_get_a_time_model(demo: Dataset) -> None:
+    """Every request form is timed call by call (setwise calls once were not)."""
+    assert demo.qrels is not None
+    judge = SimulatedJudge(demo.qrels, noise=0.1, seed=3)
+    experiment = run_experiment(
+        demo.candidates,
+        demo.qrels,
+        judge,
+        [Configuration("setwise"), Configuration("heapsort")],
+        cache=MemoryCache(),
+        batch_size=4,
+    )
+    kinds = {call.kind for call in experiment.calls}
+    assert kinds == {"set", "pair"}
+    summary = summarize(experiment, SIZES)
+    assert set(summary.time_models) == {"set", "pair"}
+    setwise = summary.row("setwise")
+    assert setwise.requests == "setwise" and setwise.spend.predicted_judge_s is not None
