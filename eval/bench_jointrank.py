@@ -182,7 +182,7 @@ def main() -> None:
     lines += [
         "## Two stages: JointRank, then pairwise refinement of its top 20",
         "",
-        "Pairwise comparisons in one order (`--one-order`); the `sim` judge's pairwise noise flips "
+        "Pairwise comparisons in one order (`--orders one`); the `sim` judge's pairwise noise flips "
         "a preference with probability `noise` (listwise noise as above).",
         "",
         "| strategy | what | inferences | rounds | "

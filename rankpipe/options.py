@@ -152,15 +152,22 @@ def describe(cls: type) -> list[str]:
     hints = typing.get_type_hints(cls)
     lines = []
     for name, declared_field in declared(cls).items():
-        kind = hints[name]
-        shown = getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
         default = declared_field.default
-        if default is dataclasses.MISSING:
-            default = "required"
+        shown = "required" if default is dataclasses.MISSING else default
         about = info(declared_field)
-        line = f"{name}={shown} (default {default})"
+        line = f"{name}={_type_name(hints[name])} (default {'unset' if default is None else shown})"
         lines.append(f"{line}: {about.help}" if about.help else line)
     return lines
+
+
+def _type_name(kind: Any) -> str:
+    """`int`, `float`, `chat|plain` (a Literal's choices); Optional's None left out."""
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) is typing.Literal:
+        return "|".join(map(str, typing.get_args(kind)))
+    if args and typing.get_origin(kind) is not typing.Literal:
+        return _type_name(args[0]) if len(args) == 1 else "|".join(map(_type_name, args))
+    return getattr(kind, "__name__", str(kind))
 
 
 def canonical(options: Any, names: Sequence[str] | None = None) -> str:

@@ -147,6 +147,12 @@ class Reranker:
         item = item.truncated(self.depth) if self.depth else item
         return scheduler.submit(item, strategy or self.strategy, top_k or self.top_k)
 
+    def judge_notice(self) -> str | None:
+        """What a user should be told about the judge's weights (a packaged offline copy standing
+        in for a hub model, say), if anything."""
+        weights = getattr(self.judge, "weights", None)
+        return getattr(weights, "notice", None) or None
+
     @property
     def scheduler(self) -> Scheduler | None:
         """The background scheduler behind `submit` (None until the first submit)."""

@@ -5,7 +5,8 @@ from that report."""
 from __future__ import annotations
 
 import argparse
-import sys
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from rankpipe.atomic import check_writable
@@ -25,7 +26,7 @@ from rankpipe.compare.planner import UNITS, Budget, load_comparison, make_plan
 from rankpipe.compare.report import RESULTS_FILE, cost_batch_size, write_report
 from rankpipe.compare.summary import summarize
 from rankpipe.compare.timecost import DEVICE_FIGURES, TimeCostModel, load_cost_model
-from rankpipe.errors import InputError, JudgeError
+from rankpipe.errors import InputError
 from rankpipe.judges.spec import make_judge
 from rankpipe.strategies.registry import make_strategy
 
@@ -237,6 +238,18 @@ def _check_inputs_outside_report(args: argparse.Namespace) -> None:
             )
 
 
+@contextlib.contextmanager
+def _closing(opened: object) -> Iterator[None]:
+    """Close what this command opened (the cache, the judge), whatever happens (on a judge error
+    the CLI's handler says where the finished judgments are)."""
+    try:
+        yield
+    finally:
+        close = getattr(opened, "close", None)
+        if close is not None:
+            close()
+
+
 def run_compare(args: argparse.Namespace) -> int:
     plan = configurations(args)
     sizes = batch_sizes(args.batch_sizes)
@@ -259,7 +272,7 @@ def run_compare(args: argparse.Namespace) -> int:
     judge = make_judge(args.judge, qrels)
     path = cache_path(args)
     cache: Cache = MemoryCache() if path is None else open_cache(path)
-    try:
+    with _closing(cache), _closing(judge):
         experiment = run_experiment(
             items,
             qrels,
@@ -270,18 +283,6 @@ def run_compare(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             progress=show_progress(),
         )
-    except JudgeError as error:
-        kept = (
-            "lost (--no-cache)"
-            if path is None
-            else f"cached in {path}; rerun the same command to resume"
-        )
-        print(
-            f"rankpipe compare: judge failed: {error}\n  judgments finished before the failure "
-            f"are {kept}",
-            file=sys.stderr,
-        )
-        return 1
     summary = summarize(experiment, sizes, model)
     written = write_report(
         experiment, summary, args.out, judge=args.judge, source=source_arguments(args)

@@ -31,7 +31,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import NoReturn
 
 from rankpipe import __version__
-from rankpipe.errors import InputError
+from rankpipe.errors import InputError, JudgeError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "rerank": (
@@ -176,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"rankpipe {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except JudgeError as error:
+        _judge_failed(args, error)
+        return 1
     except BrokenPipeError:  # the reader (e.g. `| head`) went away: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
@@ -195,6 +198,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as error:  # an internal failure: say what, keep the traceback for debugging
         return _internal_error(args.command, error)
+
+
+def _judge_failed(args: argparse.Namespace, error: JudgeError) -> None:
+    """A judge that failed for good: what happened, and where the finished judgments are (the
+    executor cached each batch as it returned, so rerunning resumes)."""
+    where = "lost (--no-cache)"
+    if not getattr(args, "no_cache", True):
+        from rankpipe.cli.inputs import cache_path
+
+        where = f"cached in {cache_path(args)}; rerun the same command to resume"
+    print(
+        f"rankpipe {args.command}: judge failed: {error}\n"
+        f"  judgments finished before the failure are {where}",
+        file=sys.stderr,
+    )
 
 
 def _internal_error(command: str, error: Exception) -> int:

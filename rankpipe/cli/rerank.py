@@ -25,8 +25,9 @@ from rankpipe.cli.inputs import (
 from rankpipe.data.textfile import check_identifier
 from rankpipe.data.trec import format_run, write_run
 from rankpipe.data.types import Qrels, QueryCandidates, run_from_candidates
-from rankpipe.errors import InputError, JudgeError
+from rankpipe.errors import InputError
 from rankpipe.evaluation.metrics import evaluate
+from rankpipe.judges.spec import backends_help
 from rankpipe.reranker import Reranker, RerankResult
 from rankpipe.strategies.base import Strategy
 from rankpipe.strategies.quicksort import QuickSelect
@@ -42,6 +43,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Rerank each query's candidates. Writes a TREC run (all candidates; "
         "positions below --top-k keep first-stage order for selection strategies) and "
         "RUN.cost.json. Every judgment is cached, so an interrupted run resumes where it stopped.",
+        epilog="judge backends and their options (--judge BACKEND:MODEL,key=value,...):\n"
+        + backends_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_candidate_arguments(parser)
     parser.add_argument(
@@ -85,13 +89,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="both: ask (A,B) and (B,A) and average, PRP's fix for position bias (the default); "
         "one: ask (A,B) only",
     )
-    # the older spellings, kept working but no longer shown
-    parser.add_argument(
-        "--both-orders", dest="orders", action="store_const", const="both", help=argparse.SUPPRESS
-    )
-    parser.add_argument(
-        "--one-order", dest="orders", action="store_const", const="one", help=argparse.SUPPRESS
-    )
     parser.add_argument(
         "--reuse-reversed",
         action="store_true",
@@ -126,33 +123,22 @@ def run_command(args: argparse.Namespace) -> int:
     items, qrels = load_candidates(args)
     check_qrels_cover(items, qrels, "--qrels" if args.qrels else f"--dataset {args.dataset}")
     _announce_substitution(strategy, items, args.top_k, args.orders)
-    try:
-        with Reranker(
-            args.judge,
-            strategy,
-            args.top_k,
-            depth=None,  # load_candidates kept the top --depth
-            cache=cache,
-            batch_size=args.batch_size,
-            orders=args.orders,
-            reuse_reversed=args.reuse_reversed,
-            qrels=qrels,
-            progress=show_progress(),
-        ) as reranker:
-            weights = getattr(reranker.judge, "weights", None)
-            if getattr(weights, "notice", None):
-                print(f"note: {weights.notice}", file=sys.stderr)
-            result = reranker.rerank(items)
-    except JudgeError as error:
-        where = (
-            f"cached in {cache}; rerun the same command to resume" if cache else "lost (--no-cache)"
-        )
-        print(
-            f"rankpipe rerank: judge failed: {error}\n"
-            f"  judgments finished before the failure are {where}",
-            file=sys.stderr,
-        )
-        return 1
+    with Reranker(
+        args.judge,
+        strategy,
+        args.top_k,
+        depth=None,  # load_candidates kept the top --depth
+        cache=cache,
+        batch_size=args.batch_size,
+        orders=args.orders,
+        reuse_reversed=args.reuse_reversed,
+        qrels=qrels,
+        progress=show_progress(),
+    ) as reranker:
+        notice = reranker.judge_notice()
+        if notice:
+            print(f"note: {notice}", file=sys.stderr)
+        result = reranker.rerank(items)
     with written_together():  # the run and its ledger: both or neither
         if to_stdout:
             run_text = format_run(result.run, tag=tag)
@@ -206,17 +192,11 @@ def _report(
 def _announce_substitution(
     strategy: Strategy, items: Sequence[QueryCandidates], top_k: int, orders: str
 ) -> None:
-    """Say so on stderr when quickselect will order whole queries all-pairs (a query of at most
-    `allpairs_size` candidates, by default 2 x top-k: at the demo's depth 20 with top-k 10, all of
-    them), with the prompts that costs: far more than the name suggests."""
+    """Say so on stderr when quickselect will order whole queries all-pairs (its rule:
+    `QuickSelect.whole_queries`), with the prompts that costs: far more than the name suggests."""
     if not isinstance(strategy, QuickSelect):
         return
-    whole = []
-    for item in items:
-        n = len(item.candidates)
-        size = 2 * min(top_k, n) if strategy.allpairs_size is None else strategy.allpairs_size
-        if 1 < n <= size:
-            whole.append(n)
+    whole = strategy.whole_queries([len(item.candidates) for item in items], top_k)
     if not whole:
         return
     comparisons = sum(n * (n - 1) // 2 for n in whole)

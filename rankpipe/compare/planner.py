@@ -135,7 +135,7 @@ class SavedComparison:
             str(batch_size),
         ]
         if not option.both_orders:
-            words.append("--one-order")
+            words += ["--orders", "one"]
         return shlex.join([*words, "--output", "reranked.trec"])
 
 

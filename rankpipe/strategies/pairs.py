@@ -19,8 +19,8 @@ nothing). Equal likelihoods keep the hypothesis that followed the tie rule (`Pre
 so `beam=1` is the plain merge sort, exact under a consistent judge.
 
 `calibrate=true` asks each comparison in both orders and averages them, PRP's calibration of
-position bias (the paper calibrates too); use it with `--one-order`, where it doubles the
-inferences; under `--both-orders` (the default) the second order is already known and costs
+position bias (the paper calibrates too); use it with `--orders one`, where it doubles the
+inferences; under `--orders both` (the default) the second order is already known and costs
 nothing.
 
 Cost: a merge step asks at most `beam` comparisons (fewer where hypotheses share a pair or none is

@@ -12,7 +12,7 @@ eval/results/strategies.md for measured means)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -68,8 +68,17 @@ class QuickSelect:
         if self.pivot_at <= 0:
             raise ValueError(f"pivot_at must be positive, got {self.pivot_at}")
 
+    def allpairs_limit(self, top_k: int) -> int:
+        """Blocks of at most this many candidates are ordered all-pairs (by default 2 x top_k)."""
+        return 2 * top_k if self.allpairs_size is None else self.allpairs_size
+
+    def whole_queries(self, sizes: Sequence[int], top_k: int) -> list[int]:
+        """The sizes, among queries of these many candidates, that are ordered all-pairs whole
+        instead of selected (at most `allpairs_limit`): far more comparisons than selecting."""
+        return [n for n in sizes if 1 < n <= self.allpairs_limit(min(top_k, n))]
+
     def run(self, n: int, top_k: int) -> PairwiseRun:
-        allpairs_size = 2 * top_k if self.allpairs_size is None else self.allpairs_size
+        allpairs_size = self.allpairs_limit(top_k)
         blocks = yield from _partition(n, top_k, self.pivots, allpairs_size, self._choose)
         order = [m for block in blocks for m in block.members]
         return order if self.full else first_stage_below(order[:top_k], n)
