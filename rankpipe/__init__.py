@@ -25,6 +25,7 @@ _EXPORTS = {
     "write_run": "rankpipe.data.trec",
     "read_qrels": "rankpipe.data.trec",
     "read_candidates": "rankpipe.data.candidates",
+    "join_files": "rankpipe.data.candidates",
     "write_candidates": "rankpipe.data.candidates",
     "candidates_from_frame": "rankpipe.data.frames",
     "Candidate": "rankpipe.data.types",
@@ -36,7 +37,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from rankpipe.data.candidates import read_candidates, write_candidates
+    from rankpipe.data.candidates import join_files, read_candidates, write_candidates
     from rankpipe.data.datasets import load_dataset
     from rankpipe.data.frames import candidates_from_frame
     from rankpipe.data.trec import read_qrels, read_run, write_run

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rankpipe.cli.inputs import candidate_inputs, check_outputs, join_files, positive_int
-from rankpipe.data.candidates import read_candidates, write_candidates
+from rankpipe.cli.inputs import candidate_inputs, check_outputs, positive_int
+from rankpipe.data.candidates import join_files, read_candidates, write_candidates
 from rankpipe.data.trec import write_run
 from rankpipe.data.types import run_from_candidates
 from rankpipe.errors import InputError

@@ -11,11 +11,9 @@ from pathlib import Path
 
 from rankpipe.atomic import check_writable, is_stream, same_file
 from rankpipe.cache import default_cache_path, describe_default_cache
-from rankpipe.data.candidates import join_candidates, read_candidates
-from rankpipe.data.corpus import read_corpus
+from rankpipe.data.candidates import join_files, read_candidates
 from rankpipe.data.datasets import load_dataset
-from rankpipe.data.topics import read_topics
-from rankpipe.data.trec import read_qrels, read_run
+from rankpipe.data.trec import read_qrels
 from rankpipe.data.types import Qrels, QueryCandidates
 from rankpipe.errors import InputError
 from rankpipe.judges.spec import parse_spec
@@ -68,15 +66,6 @@ def load_candidates(args: argparse.Namespace) -> tuple[list[QueryCandidates], Qr
     if not (args.corpus and args.topics):
         raise InputError("--run needs --corpus FILE and --topics FILE to find the texts")
     return join_files(args.run, args.corpus, args.topics, args.depth), qrels
-
-
-def join_files(run: str, corpus: str, topics: str, depth: int | None) -> list[QueryCandidates]:
-    """Join a TREC run file with its passage and query texts; a join error names the files."""
-    ranking, passages, queries = read_run(run), read_corpus(corpus), read_topics(topics)
-    try:
-        return join_candidates(ranking, passages, queries, depth)
-    except InputError as error:
-        raise InputError(f"{error} (run {run}, corpus {corpus}, topics {topics})") from None
 
 
 def add_cache_arguments(parser: argparse.ArgumentParser, no_cache_help: str) -> None:

@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from rankpipe.atomic import atomic_write
+from rankpipe.data.corpus import read_corpus
 from rankpipe.data.textfile import check_identifier, identifier_problem, read_text
+from rankpipe.data.topics import read_topics
+from rankpipe.data.trec import read_run
 from rankpipe.data.types import Candidate, Query, QueryCandidates, Run
 from rankpipe.errors import InputError, line_error
 
@@ -149,3 +152,15 @@ def join_candidates(
             candidates.append(Candidate(docid, corpus[docid], score, rank))
         items.append(QueryCandidates(topics[qid], tuple(candidates)))
     return items
+
+
+def join_files(
+    run: str | Path, corpus: str | Path, topics: str | Path, depth: int | None = None
+) -> list[QueryCandidates]:
+    """Read a TREC run, its corpus and its topics, and join them (top `depth` per query); a join
+    error names the three files."""
+    ranking, passages, queries = read_run(run), read_corpus(corpus), read_topics(topics)
+    try:
+        return join_candidates(ranking, passages, queries, depth)
+    except InputError as error:
+        raise InputError(f"{error} (run {run}, corpus {corpus}, topics {topics})") from None

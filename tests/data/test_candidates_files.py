@@ -192,3 +192,16 @@ def test_join_reports_a_docid_missing_from_the_corpus_and_a_query_missing_from_t
     assert join_candidates(run, {"d1": "one"}, {"q1": Query("q1", "fleas")}, depth=1)[
         0
     ].candidates == (Candidate("d1", "one", 2.0, 1),)
+
+
+def test_join_files_is_a_library_function_naming_the_files(tmp_path: Path) -> None:
+    from rankpipe.data.candidates import join_files
+
+    (tmp_path / "run.trec").write_text("q1 Q0 d1 1 2.0 r\nq1 Q0 d2 2 1.0 r\n")
+    (tmp_path / "corpus.tsv").write_text("d1\tfirst passage\nd2\tsecond passage\n")
+    (tmp_path / "topics.tsv").write_text("q1\ta query\n")
+    items = join_files(tmp_path / "run.trec", tmp_path / "corpus.tsv", tmp_path / "topics.tsv", 1)
+    assert [c.docid for c in items[0].candidates] == ["d1"] and items[0].query.text == "a query"
+    (tmp_path / "corpus.tsv").write_text("d1\tfirst passage\n")
+    with pytest.raises(InputError, match=r"docid d2 .* not in the corpus \(run .*run.trec, corpus"):
+        join_files(tmp_path / "run.trec", tmp_path / "corpus.tsv", tmp_path / "topics.tsv")
