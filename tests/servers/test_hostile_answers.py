@@ -107,7 +107,7 @@ def test_unusable_logprobs_make_a_counted_invalid_answer(
     answer = completion(" A")
     answer["choices"][0]["logprobs"] = {"top_logprobs": [top]}
     fake = serve(lambda r, n: (200, json.dumps(answer)))  # json.dumps writes NaN, Infinity
-    with caplog.at_level(logging.WARNING, logger="rankpipe.judges.openai"):
+    with caplog.at_level(logging.WARNING, logger="rankpipe.judges"):
         [judgment] = plain_judge(fake.url).judge(pairs(1))
     assert not judgment.valid and judgment.p_a == 0.5
     assert (judgment.prompt_tokens, judgment.completion_tokens) == (57, 1)

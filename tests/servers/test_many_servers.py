@@ -114,7 +114,7 @@ def test_a_server_that_dies_mid_run_hands_its_queries_to_the_others(serve, caplo
     first = judge.judge(prompts[:24])  # queries 0-5
     assert dying.requests
     dying.stop()
-    with caplog.at_level(logging.WARNING, logger="rankpipe.judges.openai"):
+    with caplog.at_level(logging.WARNING, logger="rankpipe.judges"):
         rest = judge.judge(prompts[24:])
     assert [j.p_a for j in first + rest] == pytest.approx(expected)
     moved = {q for q, urls in placed.items() if dying.url in urls and int(q.split()[-1]) >= 6}
@@ -136,7 +136,7 @@ def test_a_server_that_fails_with_5xx_is_tried_again_after_recheck(serve, caplog
 
     servers = [serve(flaky), serve(by_prompt)]
     judge = judge_over(servers, ",recheck=0")
-    with caplog.at_level(logging.WARNING, logger="rankpipe.judges.openai"):
+    with caplog.at_level(logging.WARNING, logger="rankpipe.judges"):
         assert all(j.valid for j in judge.judge(queries(10)))
         assert judge.client.requests[servers[0].url] == 0
         broken.clear()

@@ -103,7 +103,7 @@ def test_retry_after_is_honoured_for_503_and_each_retry_is_logged(serve, caplog)
     )
     judge = plain_judge(fake.url)  # backoff=0: only Retry-After makes it wait
     started = time.monotonic()
-    with caplog.at_level(logging.INFO, logger="rankpipe.judges.openai"):
+    with caplog.at_level(logging.INFO, logger="rankpipe.judges"):
         [judgment] = judge.judge(pairs(1))
     assert time.monotonic() - started >= 0.9
     assert judgment.p_a == pytest.approx(0.8) and judge.client.retries == 1
@@ -196,7 +196,7 @@ def test_garbage_answers_are_invalid_scored_half_and_logged_once_per_batch(serve
     ]
     fake = serve(lambda r, n: (200, answers[(n - 1) % 3]))
     judge = plain_judge(fake.url, ",concurrency=1")
-    with caplog.at_level(logging.WARNING, logger="rankpipe.judges.openai"):
+    with caplog.at_level(logging.WARNING, logger="rankpipe.judges"):
         judgments = judge.judge(pairs(3))
     assert [(j.p_a, j.valid) for j in judgments] == [(0.5, False), (0.5, False), (1.0, True)]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

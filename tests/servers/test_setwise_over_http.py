@@ -62,7 +62,7 @@ def test_an_answer_naming_no_shown_label_is_uniform_and_counted(serve, caplog) -
     answers = {2: completion(" C", None), 3: completion(" E", None)}  # E is not shown in a set of 3
     fake = serve(lambda r, n: (200, answers[r["prompt"].count("Passage ")]))
     judge = plain(fake.url, ",logprobs=0,concurrency=1")
-    with caplog.at_level(logging.WARNING, logger="rankpipe.judges.openai"):
+    with caplog.at_level(logging.WARNING, logger="rankpipe.judges"):
         two, three = judge.choose(sets(2, 3))
     assert not two.valid and two.probs == (0.5, 0.5)  # " C" is not among the two shown labels
     assert not three.valid and three.probs == pytest.approx((1 / 3,) * 3)
