@@ -48,6 +48,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="the student model folder to write (with --mine-only: the training set folder)",
     )
+    add_mining_arguments(parser)
+    add_training_arguments(parser)
+    parser.set_defaults(handler=run_command)
+
+
+def add_mining_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the teacher is asked, where the judgments go, and the rounds."""
     parser.add_argument(
         "--pairs",
         default="window:5,n=16,k=20",
@@ -116,8 +123,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=1000,
         help="with --mine-only: queries mined and written per shard (default 1000)",
     )
-    add_training_arguments(parser)
-    parser.set_defaults(handler=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:

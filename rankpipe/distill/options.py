@@ -51,6 +51,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULTS.teacher_temperature,
         help=f"temperature over the teacher scores (default {DEFAULTS.teacher_temperature})",
     )
+    add_schedule_arguments(group)
+
+
+def add_schedule_arguments(group: argparse._ArgumentGroup) -> None:
+    """How long to train, and the dev split that selects the step kept."""
+    add = group.add_argument
     add(
         "--epochs",
         type=float,
@@ -76,7 +82,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULTS.learning_rate,
         help=f"peak learning rate (default {DEFAULTS.learning_rate}; linear warm-up over "
-        f"{DEFAULTS.warmup_ratio:.0%} of the steps, then linear decay)",
+        f"{DEFAULTS.warmup_ratio * 100:.0f}%% of the steps, then linear decay)",
     )
     add(
         "--max-seq-length",

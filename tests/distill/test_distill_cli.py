@@ -162,6 +162,14 @@ def test_bad_input_exits_2_before_any_work(
     assert "not an encoder folder" in capsys.readouterr().err
     assert main(["distill", "--from-dataset", str(tmp_path), "--out", out]) == 2
     assert "not a distillation training set" in capsys.readouterr().err
+    assert main(["distill", "--from-dataset", str(tmp_path), "--out", out, "--rounds", "2"]) == 2
+    assert "--rounds needs the teacher" in capsys.readouterr().err
+    missing = str(tmp_path / "nosuch.tsv")
+    assert main(["distill", *MINE, "--out", out, "--no-cache", "--dev-queries", missing]) == 2
+    assert "dev queries " in capsys.readouterr().err
+    assert main(["distill", *MINE, "--out", out, "--no-cache", "--min-steps", "0"]) == 2
+    assert "min_steps must be at least 1" in capsys.readouterr().err
+    assert not Path(out).exists()
 
 
 def test_a_judge_failing_midway_exits_1_and_the_rerun_resumes(
