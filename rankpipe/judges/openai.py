@@ -78,6 +78,7 @@ from rankpipe.judges.base import (
     SetPrompt,
 )
 from rankpipe.judges.http import CompletionsClient, RetryPolicy
+from rankpipe.judges.options import DEFAULT_LOGPROBS, OpenAIOptions
 from rankpipe.judges.prompts import (
     has_chat_template,
     load_prompt_of_kind,
@@ -87,25 +88,11 @@ from rankpipe.judges.prompts import (
     render_pair,
     truncate,
 )
-from rankpipe.judges.spec import JudgeSpec, check_options, float_option, int_option
+from rankpipe.judges.spec import JudgeSpec, judge_options
 
 log = logging.getLogger(__name__)
 
-OPTIONS = {
-    "concurrency",
-    "timeout",
-    "retries",
-    "backoff",
-    "recheck",
-    "logprobs",
-    "format",
-    "tokenizer",
-    "prompt",
-    "list_prompt",
-    "set_prompt",
-}
 FORMATS = ("chat", "plain")
-DEFAULT_LOGPROBS = 20
 URL_SEPARATOR = "|"
 
 Answer = TypeVar("Answer")
@@ -371,23 +358,23 @@ def _split_target(spec: JudgeSpec) -> tuple[str, str]:
 
 
 def _build(spec: JudgeSpec) -> OpenAIJudge:
-    check_options(spec, OPTIONS)
+    options: OpenAIOptions = judge_options(spec)
     model, url = _split_target(spec)
     return OpenAIJudge(
         model,
         url,
-        prompt=spec.options.get("prompt", "prp"),
-        list_prompt=spec.options.get("list_prompt", "rankgpt"),
-        set_prompt=spec.options.get("set_prompt", "setwise"),
-        chat_format=spec.options.get("format", "chat"),
-        tokenizer=spec.options.get("tokenizer"),
-        logprobs=int_option(spec, "logprobs", DEFAULT_LOGPROBS),
-        concurrency=int_option(spec, "concurrency", 8, minimum=1),
+        prompt=options.prompt,
+        list_prompt=options.list_prompt,
+        set_prompt=options.set_prompt,
+        chat_format=options.format,
+        tokenizer=options.tokenizer,
+        logprobs=options.logprobs,
+        concurrency=options.concurrency,
         policy=RetryPolicy(
-            retries=int_option(spec, "retries", 3),
-            backoff=float_option(spec, "backoff", 0.5),
-            timeout=float_option(spec, "timeout", 60.0),
-            recheck=float_option(spec, "recheck", 30.0),
+            retries=options.retries,
+            backoff=options.backoff,
+            timeout=options.timeout,
+            recheck=options.recheck,
         ),
     )
 

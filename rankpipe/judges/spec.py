@@ -20,7 +20,7 @@ from rankpipe.errors import InputError
 from rankpipe.extras import require
 from rankpipe.judges.base import Judge, ListJudge
 from rankpipe.judges.options import BACKEND_OPTIONS
-from rankpipe.options import describe, parse_options, split_items, typed_value
+from rankpipe.options import describe, parse_options, split_items
 
 BACKENDS = {
     "hf": "rankpipe.judges.transformers",
@@ -123,53 +123,3 @@ def _naming(spec: JudgeSpec) -> Iterator[None]:
         if "judge" in str(error):
             raise
         raise InputError(f"judge {spec}: {error}") from None
-
-
-def float_option(
-    spec: JudgeSpec,
-    key: str,
-    default: float,
-    *,
-    minimum: float | None = 0.0,
-    maximum: float | None = None,
-) -> float:
-    """A float option of a spec: finite, and at least 0 unless told otherwise; an InputError names
-    the option and what it must be."""
-    if key not in spec.options:
-        return default
-    return float(
-        typed_value(
-            f"judge {spec}", key, spec.options[key], float, minimum=minimum, maximum=maximum
-        )
-    )
-
-
-def int_option(
-    spec: JudgeSpec,
-    key: str,
-    default: int,
-    *,
-    minimum: int | None = 0,
-    maximum: int | None = None,
-) -> int:
-    """An integer option of a spec: at least 0 unless told otherwise."""
-    if key not in spec.options:
-        return default
-    return int(
-        typed_value(f"judge {spec}", key, spec.options[key], int, minimum=minimum, maximum=maximum)
-    )
-
-
-def bool_option(spec: JudgeSpec, key: str, default: bool) -> bool:
-    if key not in spec.options:
-        return default
-    return bool(typed_value(f"judge {spec}", key, spec.options[key], bool))
-
-
-def check_options(spec: JudgeSpec, allowed: set[str]) -> None:
-    unknown = set(spec.options) - allowed
-    if unknown:
-        raise InputError(
-            f"judge {spec}: unknown option(s) {', '.join(sorted(unknown))}; "
-            f"{spec.backend} takes {', '.join(sorted(allowed)) or 'none'}"
-        )

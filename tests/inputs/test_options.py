@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rankpipe.errors import InputError
-from rankpipe.judges.spec import JudgeSpec, bool_option, float_option, int_option, parse_spec
+from rankpipe.judges.spec import judge_options, parse_spec
 from rankpipe.options import parse_bool, split_items, typed_value
 from rankpipe.strategies.registry import make_strategy
 
@@ -55,18 +55,13 @@ def test_typed_values_refused(raw: str, kind: type, bounds: dict[str, float], me
 
 
 def test_judge_options_are_non_negative_and_finite_by_default() -> None:
-    spec = parse_spec("sim:a=-1,b=inf,c=2,d=yes,e=-2")
-    for read in (
-        lambda: float_option(spec, "a", 0.0),
-        lambda: float_option(spec, "b", 0.0),
-        lambda: int_option(spec, "e", 0),
-        lambda: int_option(spec, "c", 0, minimum=3),
-    ):
-        with pytest.raises(InputError, match="judge sim:"):
-            read()
-    assert float_option(spec, "a", 0.0, minimum=None) == -1.0
-    assert int_option(spec, "c", 0) == 2 and bool_option(spec, "d", False) is True
-    assert float_option(JudgeSpec("sim"), "absent", 0.5) == 0.5
+    """Judge options are read through their backend's declaration (rankpipe.judges.options)."""
+    for spec in ("backoff=-1", "timeout=inf", "retries=-2", "concurrency=0", "recheck=nan"):
+        with pytest.raises(InputError, match="judge openai:m@http://h/v1,"):
+            judge_options(parse_spec(f"openai:m@http://h/v1,{spec}"))
+    options = judge_options(parse_spec("openai:m@http://h/v1,concurrency=2,timeout=5"))
+    assert (options.concurrency, options.timeout, options.backoff) == (2, 5.0, 0.5)
+    assert judge_options(parse_spec("hf:m,prefix_reuse=yes")).prefix_reuse is True
 
 
 def test_judge_specs_refuse_repeated_and_nameless_options() -> None:
