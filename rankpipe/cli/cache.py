@@ -7,9 +7,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rankpipe.atomic import atomic_write, same_file
 from rankpipe.cache import (
@@ -22,10 +20,6 @@ from rankpipe.cache import (
     stale_wal_error,
 )
 from rankpipe.errors import InputError
-from rankpipe.judges.base import BlockJudgment, Judgment, SetJudgment
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 FORMATS = ("parquet", "jsonl", "dataset")
 SHOWN_PROBLEMS = 20
@@ -138,53 +132,6 @@ def _format_of(out: Path) -> str:
     return {".parquet": "parquet", ".jsonl": "jsonl"}.get(out.suffix, "dataset")
 
 
-def judgments_frame(cache: SQLiteCache) -> pd.DataFrame:
-    """Every judgment, one row each: identity, provenance, answer, validity, tokens, time.
-    A damaged row raises (export only what can be trusted)."""
-    import pandas as pd
-
-    records = []
-    for row, entry in cache.rows():
-        if isinstance(entry, str):
-            raise cache._bad_row(row, entry)
-        judgment = entry.judgment
-        records.append(
-            {
-                "key": bytes(row[0]).hex(),
-                "judge": cache.identity(row[1]),
-                "kind": entry.kind,
-                "qid": entry.qid,
-                "docids": list(entry.docids),
-                "p_a": judgment.p_a if isinstance(judgment, Judgment) else None,
-                "order": list(judgment.order) if isinstance(judgment, BlockJudgment) else None,
-                "probs": list(judgment.probs) if isinstance(judgment, SetJudgment) else None,
-                "valid": entry.valid,
-                "repairs": judgment.repairs if isinstance(judgment, BlockJudgment) else 0,
-                "attempts": entry.attempts,
-                "prompt_tokens": judgment.prompt_tokens,
-                "completion_tokens": judgment.completion_tokens,
-                "created": datetime.fromtimestamp(entry.created, timezone.utc),
-            }
-        )
-    columns = [
-        "key",
-        "judge",
-        "kind",
-        "qid",
-        "docids",
-        "p_a",
-        "order",
-        "probs",
-        "valid",
-        "repairs",
-        "attempts",
-        "prompt_tokens",
-        "completion_tokens",
-        "created",
-    ]
-    return pd.DataFrame.from_records(records, columns=columns)
-
-
 def _export(cache: SQLiteCache, out: Path, form: str) -> int:
     for suffix in ("", "-wal", "-shm"):
         if same_file(out, f"{cache.path}{suffix}"):
@@ -199,7 +146,7 @@ def _export(cache: SQLiteCache, out: Path, form: str) -> int:
     if form == "dataset" and out.exists() and not (out / "state.json").is_file():
         what = "a file" if out.is_file() else "a folder that holds no saved Dataset"
         raise InputError(f"--out {out}: is {what}; choose a new folder name")
-    frame = judgments_frame(cache)
+    frame = cache.to_pandas()
     if form == "parquet":
         with atomic_write(out, "wb") as handle:
             frame.to_parquet(handle, index=False)

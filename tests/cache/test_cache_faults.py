@@ -164,14 +164,14 @@ def test_an_out_of_range_value_with_a_matching_checksum_is_named(
     tmp_path: Path, answer: object
 ) -> None:
     """A row as a buggy writer would leave it: checksum right, value impossible."""
-    from rankpipe import cache as cache_module
+    from rankpipe.cache.keys import row_checksum
 
     path = tmp_path / "c.sqlite"
     items, _ = _filled(path)
     with sqlite3.connect(path) as db:
         row = list(db.execute("SELECT * FROM judgments LIMIT 1").fetchone())
         row[5] = answer
-        row[12] = cache_module._checksum("fake:text", row)
+        row[12] = row_checksum("fake:text", row)
         db.execute("DELETE FROM judgments WHERE key = ?", (row[0],))
         db.execute(f"INSERT INTO judgments VALUES ({','.join('?' * 13)})", row)
     with pytest.raises(InputError, match="damaged judgment.*p_a .* is not a"):
