@@ -1,5 +1,14 @@
 """Reading generated answers: a pairwise choice, or a listwise permutation repaired into shape;
-and checking what an OpenAI-compatible server returned before anything reads it.
+label log-probabilities turned into probabilities; one warning for a call's unusable answers; and
+checking what an OpenAI-compatible server returned before anything reads it.
+
+Every backend that scores labels by their log-probabilities (hf, vllm, openai) reads them here, the
+same way: `label_probabilities` renormalises n labels' log-probabilities over the labels (softmax
+shifted by the largest, so two labels give exactly `sigmoid(first - second)`) and gives their mass
+(the probability they hold together under the model's full softmax); `pair_answer` and
+`set_answer` turn those into an answer and whether it counts (a mass above 0 and at least
+`min_mass`), scoring an unusable one 0.5 or uniform. `top_label_logprobs` gets the labels'
+log-probabilities from a server's top-k list first. `warn_unusable` is the one warning per call.
 
 `read_completion` is the one place where a server's JSON meets the judges: every field the judges
 use is checked for its shape, type and range, and whatever falls outside becomes a `BadAnswer`
@@ -18,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rankpipe.judges.base import BlockJudgment, Judgment
+from rankpipe.judges.base import BlockJudgment, Judgment, SetJudgment
 
 _IDENTIFIER = re.compile(r"\[?\s*(\d+)\s*\]?")
 
@@ -68,23 +77,76 @@ def parse_permutation(text: str, k: int) -> tuple[tuple[int, ...], int]:
     return tuple(order + missing), repairs + len(missing)
 
 
-def choice_probability(
-    top_logprobs: Mapping[str, float], choices: Sequence[str] = ("A", "B")
-) -> float | None:
-    """P(first choice) against the second, from the answer token's top log-probabilities (token
-    text -> log-probability, as vLLM and OpenAI-compatible servers return them), or None when
-    neither choice is listed. Tokens that equal a choice once stripped count for it (" A" and "A"
-    alike). A choice missing from the list gets the smallest listed probability, an upper bound."""
-    mass = [0.0, 0.0]
+def label_probabilities(logprobs: Sequence[float]) -> tuple[tuple[float, ...], float]:
+    """The labels' probabilities renormalised over them, and their mass, from their
+    log-probabilities under the model's full softmax (-inf for a label with none).
+
+    The probabilities are a softmax shifted by the largest log-probability (for two labels exactly
+    `sigmoid(first - second)`); the mass is the sum of the labels' probabilities. When no label has
+    any probability (all at -inf, or a NaN among them) the probabilities are uniform and the mass
+    0.0, which no `min_mass` accepts."""
+    uniform = (1.0 / len(logprobs),) * len(logprobs)
+    if not logprobs or any(math.isnan(x) for x in logprobs):
+        return uniform, 0.0
+    top = max(logprobs)
+    if not math.isfinite(top):
+        return uniform, 0.0
+    shifted = [math.exp(x - top) for x in logprobs]
+    total = sum(shifted)
+    return tuple(x / total for x in shifted), sum(math.exp(x) for x in logprobs)
+
+
+def pair_probability(first: float, second: float) -> tuple[float, float]:
+    """(P(first) renormalised over the two choices, their mass) from their log-probabilities."""
+    (p_first, _), mass = label_probabilities((first, second))
+    return p_first, mass
+
+
+def usable(mass: float, min_mass: float) -> bool:
+    """Whether labels holding `mass` make an answer: some probability, and at least `min_mass`."""
+    return mass > 0.0 and mass >= min_mass
+
+
+def pair_answer(first: float, second: float, min_mass: float) -> tuple[float, bool]:
+    """(P(first), valid) from the two choices' log-probabilities; 0.5 when not valid."""
+    p_first, mass = pair_probability(first, second)
+    valid = usable(mass, min_mass)
+    return (p_first if valid else 0.5), valid
+
+
+def set_answer(logprobs: Sequence[float], min_mass: float) -> tuple[tuple[float, ...], bool]:
+    """(probabilities renormalised over the shown labels, valid) from their log-probabilities;
+    uniform when not valid."""
+    probs, mass = label_probabilities(logprobs)
+    valid = usable(mass, min_mass)
+    return (probs if valid else (1.0 / len(logprobs),) * len(logprobs)), valid
+
+
+def top_label_logprobs(
+    top_logprobs: Mapping[str, float], labels: Sequence[str]
+) -> tuple[float, ...]:
+    """Each label's log-probability from the answer token's top log-probabilities (token text ->
+    log-probability, as vLLM and OpenAI-compatible servers return them). Tokens that equal a label
+    once stripped count for it (" A" and "A" alike, their probabilities summed). When some label
+    is listed, a label missing from the list gets the smallest listed log-probability (an upper
+    bound); when none is, every label is at -inf (no mass: the answer is not valid)."""
+    found: list[list[float]] = [[] for _ in labels]
     for token, logprob in top_logprobs.items():
-        for i, choice in enumerate(choices[:2]):
-            if token.strip() == choice:
-                mass[i] += math.exp(logprob)
-    if not any(mass):
-        return None
-    floor = min(math.exp(lp) for lp in top_logprobs.values())
-    a, b = (m if m else floor for m in mass)
-    return a / (a + b)
+        for i, label in enumerate(labels):
+            if token.strip() == label:
+                found[i].append(logprob)
+    if not any(found):
+        return (-math.inf,) * len(labels)
+    floor = min(top_logprobs.values())
+    return tuple(_log_sum_exp(each) if each else floor for each in found)
+
+
+def _log_sum_exp(logprobs: Sequence[float]) -> float:
+    """log(sum(exp(x))): one log-probability exactly as given, several summed."""
+    if len(logprobs) == 1:
+        return logprobs[0]
+    total = sum(math.exp(x) for x in logprobs)
+    return math.log(total) if total > 0.0 else -math.inf
 
 
 MAX_TOKENS = 2**62
@@ -184,35 +246,34 @@ def _usage(usage: Any) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
-def warn_unchosen(
+def warn_unusable(
     log: logging.Logger,
     who: str,
-    judgments: Sequence[Judgment],
-    choices: Sequence[str],
-    min_mass: float,
+    judgments: Sequence[Judgment | SetJudgment | BlockJudgment],
+    what: str,
 ) -> None:
-    """One warning for a call's pairwise answers that named neither choice (scored 0.5)."""
-    invalid = sum(not j.valid for j in judgments)
-    if invalid:
-        log.warning(
-            "%s: %d of %d answers were neither %s (P(%s) below min_mass=%s); scored 0.5",
-            who,
-            invalid,
-            len(judgments),
-            " nor ".join(choices),
-            "+".join(choices),
-            min_mass,
-        )
+    """One warning for a call's answers that could not be used as they came, `WHO: N of M WHAT`:
+    pairwise and setwise answers that are not valid (scored 0.5 or uniform), listwise rankings
+    that needed repairs (the identifiers fixed are added)."""
+    repairs = [j.repairs for j in judgments if isinstance(j, BlockJudgment) and j.repairs]
+    invalid = sum(not j.valid for j in judgments if not isinstance(j, BlockJudgment))
+    if repairs or invalid:
+        fixed = f" ({sum(repairs)} identifiers fixed)" if repairs else ""
+        log.warning("%s: %d of %d %s%s", who, len(repairs) + invalid, len(judgments), what, fixed)
 
 
-def warn_repairs(log: logging.Logger, who: str, judgments: Sequence[BlockJudgment]) -> None:
-    """One warning for a call's listwise answers whose permutations needed repairs."""
-    repaired = [j.repairs for j in judgments if j.repairs]
-    if repaired:
-        log.warning(
-            "%s: %d of %d rankings needed repairs (%d identifiers fixed)",
-            who,
-            len(repaired),
-            len(judgments),
-            sum(repaired),
-        )
+def unchosen(choices: Sequence[str], min_mass: float | None = None) -> str:
+    """What `warn_unusable` says of pairwise answers naming neither choice."""
+    below = f" (P({'+'.join(choices)}) below min_mass={min_mass})" if min_mass is not None else ""
+    return f"answers were neither {' nor '.join(choices)}{below}; scored 0.5"
+
+
+def unlabelled(min_mass: float | None = None) -> str:
+    """What `warn_unusable` says of setwise answers naming no shown label."""
+    if min_mass is None:
+        return "setwise answers named no shown label; scored uniform"
+    return f"setwise answers gave the shown labels less than min_mass={min_mass}; scored uniform"
+
+
+REPAIRED = "rankings needed repairs"
+"""What `warn_unusable` says of listwise answers that needed repairs."""

@@ -55,7 +55,6 @@ gives the same answers, so their judgments share one cache.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -63,11 +62,16 @@ from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
 from rankpipe.extras import require
 from rankpipe.judges.answers import (
+    REPAIRED,
     Completion,
-    choice_probability,
+    pair_answer,
     parse_choice,
     parse_permutation,
-    warn_repairs,
+    set_answer,
+    top_label_logprobs,
+    unchosen,
+    unlabelled,
+    warn_unusable,
 )
 from rankpipe.judges.base import (
     BlockJudgment,
@@ -176,25 +180,16 @@ class OpenAIJudge:
             for p in prompts
         ]
         judgments = self._ask(payloads, prompts, lambda _, answer: self._pair_judgment(answer))
-        self._warn_invalid(
-            judgments, f"answers were neither {' nor '.join(self.template.choices)}; scored 0.5"
-        )
+        warn_unusable(log, self._who, judgments, unchosen(self.template.choices))
         return judgments
 
     def _query(self, prompt: PairPrompt) -> str:
         return cut_query(prompt.query.text, self.template.max_words)
 
-    def _warn_invalid(self, judgments: Sequence[Judgment | SetJudgment], what: str) -> None:
-        """One warning per call for the answers that were not usable."""
-        invalid = sum(not j.valid for j in judgments)
-        if invalid:
-            log.warning(
-                "openai server %s: %d of %d %s",
-                URL_SEPARATOR.join(self.client.urls),
-                invalid,
-                len(judgments),
-                what,
-            )
+    @property
+    def _who(self) -> str:
+        """The servers, as warnings name them."""
+        return f"openai server {URL_SEPARATOR.join(self.client.urls)}"
 
     def _unusable_logprobs(self, answer: Completion) -> bool:
         """Whether the answer's log-probabilities were there but unusable (logged: the answer is
@@ -202,8 +197,8 @@ class OpenAIJudge:
         if answer.top_problem is None:
             return False
         log.warning(
-            "openai server %s: unusable log-probabilities (%s); the answer counts as invalid",
-            URL_SEPARATOR.join(self.client.urls),
+            "%s: unusable log-probabilities (%s); the answer counts as invalid",
+            self._who,
             answer.top_problem,
         )
         return True
@@ -213,14 +208,14 @@ class OpenAIJudge:
         tokens = answer.prompt_tokens, answer.completion_tokens
         if self._unusable_logprobs(answer):
             return Judgment(0.5, *tokens, valid=False)
+        choices = self.template.choices
         if answer.top:
-            p_a = choice_probability(answer.top, self.template.choices)
-        else:
-            named = parse_choice(answer.text, self.template.choices, self.template.answer_prefix)
-            p_a = None if named is None else 1.0 - named
-        if p_a is None:
+            p_a, valid = pair_answer(*top_label_logprobs(answer.top, choices), min_mass=0.0)
+            return Judgment(p_a, *tokens, valid=valid)
+        named = parse_choice(answer.text, choices, self.template.answer_prefix)
+        if named is None:
             return Judgment(0.5, *tokens, valid=False)
-        return Judgment(p_a, *tokens)
+        return Judgment(1.0 - named, *tokens)
 
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
         payloads = [
@@ -244,7 +239,7 @@ class OpenAIJudge:
             return BlockJudgment(order, *tokens, repairs=repairs)
 
         judgments = self._ask(payloads, prompts, read)
-        warn_repairs(log, f"openai server {URL_SEPARATOR.join(self.client.urls)}", judgments)
+        warn_unusable(log, self._who, judgments, REPAIRED)
         return judgments
 
     def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]:
@@ -270,22 +265,23 @@ class OpenAIJudge:
             return self._set_judgment(answer, template.choices[: len(prompts[i].passages)])
 
         judgments = self._ask(payloads, prompts, read)
-        self._warn_invalid(judgments, "setwise answers named no shown label; scored uniform")
+        warn_unusable(log, self._who, judgments, unlabelled())
         return judgments
 
     def _set_judgment(self, answer: Completion, labels: Sequence[str]) -> SetJudgment:
         """P(each label) from the answer token's top log-probabilities, else a one-hot from the
         generated text."""
-        top = answer.top
-        probs = label_probabilities(top, labels) if top else None
-        if probs is None and not top and not self._unusable_logprobs(answer):
-            named = parse_choice(answer.text, labels, self.set_template.answer_prefix)
-            if named is not None:
-                probs = tuple(float(i == named) for i in range(len(labels)))
         tokens = answer.prompt_tokens, answer.completion_tokens
-        if probs is None:
-            return SetJudgment((1.0 / len(labels),) * len(labels), *tokens, valid=False)
-        return SetJudgment(probs, *tokens)
+        uniform = SetJudgment((1.0 / len(labels),) * len(labels), *tokens, valid=False)
+        if answer.top:
+            probs, valid = set_answer(top_label_logprobs(answer.top, labels), min_mass=0.0)
+            return SetJudgment(probs, *tokens, valid=valid)
+        if self._unusable_logprobs(answer):
+            return uniform
+        named = parse_choice(answer.text, labels, self.set_template.answer_prefix)
+        if named is None:
+            return uniform
+        return SetJudgment(tuple(float(i == named) for i in range(len(labels))), *tokens)
 
     def _ask(
         self,
@@ -313,25 +309,6 @@ def cut_query(text: str, max_words: int) -> str:
     if len(text.split(maxsplit=max_words)) <= max_words:
         return text
     return truncate(text, max_words)
-
-
-def label_probabilities(
-    top_logprobs: dict[str, float], labels: Sequence[str]
-) -> tuple[float, ...] | None:
-    """P(each label), normalised over `labels`, from the answer token's top log-probabilities, or
-    None when none of them is listed. Tokens equal to a label once stripped count for it; a label
-    missing from the list gets the smallest listed probability (an upper bound)."""
-    mass = [0.0] * len(labels)
-    for token, logprob in top_logprobs.items():
-        for i, label in enumerate(labels):
-            if token.strip() == label:
-                mass[i] += math.exp(logprob)
-    if not any(mass):
-        return None
-    floor = min(math.exp(lp) for lp in top_logprobs.values())
-    filled = [m if m else floor for m in mass]
-    total = sum(filled)
-    return tuple(m / total for m in filled)
 
 
 def load_tokenizer(name: str) -> Any:

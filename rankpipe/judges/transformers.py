@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -51,7 +50,16 @@ from typing import TYPE_CHECKING, Any
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
-from rankpipe.judges.answers import parse_permutation, sigmoid, warn_repairs, warn_unchosen
+from rankpipe.judges.answers import (
+    REPAIRED,
+    pair_answer,
+    pair_probability,
+    parse_permutation,
+    set_answer,
+    unchosen,
+    unlabelled,
+    warn_unusable,
+)
 from rankpipe.judges.base import (
     BlockJudgment,
     BlockPrompt,
@@ -119,12 +127,12 @@ class ChoiceLogprobs:
     @property
     def mass(self) -> float:
         """P(first) + P(second): how much the model answers with one of the choices at all."""
-        return math.exp(self.first) + math.exp(self.second)
+        return pair_probability(self.first, self.second)[1]
 
     @property
     def p_first(self) -> float:
         """P(first) / (P(first) + P(second))."""
-        return sigmoid(self.first - self.second)
+        return pair_probability(self.first, self.second)[0]
 
 
 def load_model(path: str, device: str, dtype: str) -> LoadedModel:
@@ -363,22 +371,20 @@ class TransformersJudge:
     def judge(self, prompts: Sequence[PairPrompt]) -> list[Judgment]:
         answers = []
         for scores in self.choice_logprobs(prompts):
-            valid = scores.mass >= self.min_mass
+            p_a, valid = pair_answer(scores.first, scores.second, self.min_mass)
             answers.append(Judgment(
-                p_a=scores.p_first if valid else 0.5,
+                p_a=p_a,
                 prompt_tokens=scores.prompt_tokens,
                 completion_tokens=1,
                 valid=valid,
                 cached_prompt_tokens=scores.cached_tokens,
             ))
-        warn_unchosen(log, self.identity, answers, self.template.choices, self.min_mass)
+        warn_unusable(log, self.identity, answers, unchosen(self.template.choices, self.min_mass))
         return answers
 
     def choose(self, prompts: Sequence[SetPrompt]) -> list[SetJudgment]:
         """Setwise answers: the labels' probabilities at the answer position, renormalised over
         the labels shown (uniform and invalid when their mass is below `min_mass`)."""
-        import torch
-
         template, tokenizer = self.set_template, self.loaded.tokenizer
         prefix = "" if self.loaded.seq2seq else template.answer_prefix
         encoded = [
@@ -394,21 +400,15 @@ class TransformersJudge:
             logprobs = self._next_token_logprobs([encoded[i] for i in indices], decoder_prefix)
             for row, i in zip(logprobs, indices, strict=True):
                 k = len(prompts[i].passages)
-                shown = row[list(self.label_ids[:k])]
-                valid = float(shown.exp().sum()) >= self.min_mass
-                probs = torch.softmax(shown, dim=0).tolist() if valid else [1.0 / k] * k
+                shown = row[list(self.label_ids[:k])].tolist()
+                probs, valid = set_answer(shown, self.min_mass)
                 answers[i] = SetJudgment(
-                    probs=tuple(probs),
+                    probs=probs,
                     prompt_tokens=len(encoded[i]) + len(decoder_prefix),
                     completion_tokens=1,
                     valid=valid,
                 )
-        invalid = sum(not a.valid for a in answers)
-        if invalid:
-            log.warning(
-                "%s: %d of %d setwise answers gave the labels less than min_mass=%s; "
-                "scored uniform", self.identity, invalid, len(answers), self.min_mass,
-            )
+        warn_unusable(log, self.identity, answers, unlabelled(self.min_mass))
         return answers
 
     def rank(self, prompts: Sequence[BlockPrompt]) -> list[BlockJudgment]:
@@ -435,7 +435,7 @@ class TransformersJudge:
                     completion_tokens=len(new_tokens) if stop is None else stop + 1,
                     repairs=repairs,
                 )
-        warn_repairs(log, self.identity, answers)
+        warn_unusable(log, self.identity, answers, REPAIRED)
         return answers
 
     def _decoder_prefix(self, template: PromptTemplate) -> list[int]:

@@ -50,7 +50,15 @@ from typing import Any
 
 from rankpipe.data.types import Qrels
 from rankpipe.errors import InputError, JudgeError
-from rankpipe.judges.answers import parse_permutation, warn_repairs, warn_unchosen
+from rankpipe.judges.answers import (
+    REPAIRED,
+    pair_answer,
+    parse_permutation,
+    set_answer,
+    unchosen,
+    unlabelled,
+    warn_unusable,
+)
 from rankpipe.judges.base import (
     BlockJudgment,
     BlockPrompt,
@@ -187,16 +195,15 @@ class VLLMJudge:
         )
         outputs = self._generate(encoded, params)
         judgments = [self._pair_judgment(output) for output in outputs]
-        warn_unchosen(log, self.identity, judgments, self.template.choices, self.min_mass)
+        warn_unusable(log, self.identity, judgments, unchosen(self.template.choices, self.min_mass))
         return judgments
 
     def _pair_judgment(self, output: Any) -> Judgment:
         completion = output.outputs[0]
-        logprobs = completion.logprobs[0]
-        a, b = (math.exp(logprobs[i].logprob) if i in logprobs else 0.0 for i in self.choice_ids)
-        valid = a + b >= self.min_mass and a + b > 0.0
+        first, second = _label_logprobs(completion.logprobs[0], self.choice_ids)
+        p_a, valid = pair_answer(first, second, self.min_mass)
         return Judgment(
-            p_a=a / (a + b) if valid else 0.5,
+            p_a=p_a,
             prompt_tokens=len(output.prompt_token_ids),
             completion_tokens=len(completion.token_ids),
             valid=valid,
@@ -220,7 +227,7 @@ class VLLMJudge:
                     order, len(output.prompt_token_ids), len(completion.token_ids), repairs
                 )
             )
-        warn_repairs(log, self.identity, judgments)
+        warn_unusable(log, self.identity, judgments, REPAIRED)
         return judgments
 
     @functools.cached_property
@@ -257,26 +264,14 @@ class VLLMJudge:
             self._set_judgment(output, self.label_ids[: len(p.passages)])
             for p, output in zip(prompts, outputs, strict=True)
         ]
-        invalid = sum(not j.valid for j in judgments)
-        if invalid:
-            log.warning(
-                "%s: %d of %d setwise answers gave the shown labels less than min_mass=%s; "
-                "scored uniform",
-                self.identity,
-                invalid,
-                len(judgments),
-                self.min_mass,
-            )
+        warn_unusable(log, self.identity, judgments, unlabelled(self.min_mass))
         return judgments
 
     def _set_judgment(self, output: Any, label_ids: Sequence[int]) -> SetJudgment:
         completion = output.outputs[0]
-        logprobs = completion.logprobs[0]
-        mass = [math.exp(logprobs[i].logprob) if i in logprobs else 0.0 for i in label_ids]
-        total = sum(mass)
-        valid = total >= self.min_mass and total > 0.0
+        probs, valid = set_answer(_label_logprobs(completion.logprobs[0], label_ids), self.min_mass)
         return SetJudgment(
-            probs=tuple(m / total for m in mass) if valid else (1.0 / len(mass),) * len(mass),
+            probs=probs,
             prompt_tokens=len(output.prompt_token_ids),
             completion_tokens=len(completion.token_ids),
             valid=valid,
@@ -309,6 +304,12 @@ class VLLMJudge:
                 f"not fit max_model_len={self.max_model_len}; raise max_model_len or lower the "
                 "prompt's max_words"
             )
+
+
+def _label_logprobs(logprobs: Any, label_ids: Sequence[int]) -> list[float]:
+    """The labels' log-probabilities from vLLM's log-probabilities of one generated token (token id
+    -> Logprob); -inf for a label it does not list."""
+    return [logprobs[i].logprob if i in logprobs else -math.inf for i in label_ids]
 
 
 def shared_prefix_order(encoded: Sequence[Sequence[int]]) -> list[int]:

@@ -12,8 +12,9 @@ from fake_server import MODEL, completion
 
 from rankpipe.data.types import Candidate, Query
 from rankpipe.errors import InputError
+from rankpipe.judges.answers import label_probabilities, set_answer, top_label_logprobs
 from rankpipe.judges.base import SetPrompt, setwise_form
-from rankpipe.judges.openai import OpenAIJudge, label_probabilities
+from rankpipe.judges.openai import OpenAIJudge
 from rankpipe.judges.spec import make_judge
 
 
@@ -46,9 +47,13 @@ def test_probabilities_of_the_shown_labels_come_from_the_top_logprobs(serve) -> 
 
 
 def test_a_shown_label_missing_from_the_top_gets_the_smallest_listed_probability() -> None:
-    probs = label_probabilities({" A": math.log(0.6), " the": math.log(0.05)}, ["A", "B", "C"])
+    logprobs = top_label_logprobs({" A": math.log(0.6), " the": math.log(0.05)}, ["A", "B", "C"])
+    probs, mass = label_probabilities(logprobs)
     assert probs == pytest.approx((0.6 / 0.7, 0.05 / 0.7, 0.05 / 0.7))
-    assert label_probabilities({" the": -0.1}, ["A", "B"]) is None
+    assert mass == pytest.approx(0.7)
+    unlisted = top_label_logprobs({" the": -0.1}, ["A", "B"])
+    assert unlisted == (-math.inf, -math.inf)
+    assert set_answer(unlisted, min_mass=0.0) == ((0.5, 0.5), False)
 
 
 def test_without_logprobs_the_named_label_is_a_one_hot(serve) -> None:  # noqa: ANN001
