@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rankpipe.cache import Cache, open_cache
+from rankpipe.cache import Cache, open_cache, opened_cache
 from rankpipe.cost import CostLedger
 from rankpipe.data.types import Candidate, Qrels, QueryCandidates, Ranking
 from rankpipe.distill.config import TrainConfig
@@ -187,34 +187,36 @@ def distill(
         raise InputError(f"rounds must be at least 1, got {rounds}")
     check_student(training.student)
     training.check()
-    store = open_cache(cache)
-    mined, ledger = mine_training_set(items, judge, mining, store, progress)
+    with opened_cache(cache) as store:  # a cache opened from a path is closed at the end
+        mined, ledger = mine_training_set(items, judge, mining, store, progress)
 
-    def next_round(student: str, dev_ids: set[str], work: Path) -> tuple[TrainingSet, CostLedger]:
-        retrieved = student_candidates(
-            student,
-            corpus if corpus is not None else corpus_of(items),
-            [i for i in items if i.query.qid not in dev_ids],
-            mining.depth,
-            work / "index",
-            training.device,
+        def next_round(
+            student: str, dev_ids: set[str], work: Path
+        ) -> tuple[TrainingSet, CostLedger]:
+            retrieved = student_candidates(
+                student,
+                corpus if corpus is not None else corpus_of(items),
+                [i for i in items if i.query.qid not in dev_ids],
+                mining.depth,
+                work / "index",
+                training.device,
+            )
+            return mine_training_set(retrieved, judge, mining, store, progress)
+
+        return distill_training_set(
+            mined,
+            out,
+            training=training,
+            qrels=qrels,
+            dev_fraction=dev_fraction,
+            dev_queries=dev_queries,
+            overwrite=overwrite,
+            data_name=data_name,
+            ledger=ledger,
+            rounds=rounds,
+            next_round=next_round,
+            last_out=last_out,
         )
-        return mine_training_set(retrieved, judge, mining, store, progress)
-
-    return distill_training_set(
-        mined,
-        out,
-        training=training,
-        qrels=qrels,
-        dev_fraction=dev_fraction,
-        dev_queries=dev_queries,
-        overwrite=overwrite,
-        data_name=data_name,
-        ledger=ledger,
-        rounds=rounds,
-        next_round=next_round,
-        last_out=last_out,
-    )
 
 
 NextRound = Callable[[str, set[str], Path], tuple[TrainingSet, CostLedger]]
@@ -411,9 +413,15 @@ def mine_to_folder(
     training set as it is done, so memory is bounded by one shard, not by the number of queries."""
     if shard_queries < 1:
         raise InputError(f"shard_queries must be at least 1, got {shard_queries}")
-    store = open_cache(cache) if cache is not None else None  # None: a fresh memory cache a shard
-    shards = (
-        mine_training_set(chunk, judge, mining, store or open_cache(None), progress)
-        for chunk in chunks(items, shard_queries)
-    )
-    return write_shards(shards, out, overwrite)
+    if cache is None:  # a fresh memory cache a shard: nothing grows with the number of queries
+        shards = (
+            mine_training_set(chunk, judge, mining, open_cache(None), progress)
+            for chunk in chunks(items, shard_queries)
+        )
+        return write_shards(shards, out, overwrite)
+    with opened_cache(cache) as store:
+        shards = (
+            mine_training_set(chunk, judge, mining, store, progress)
+            for chunk in chunks(items, shard_queries)
+        )
+        return write_shards(shards, out, overwrite)
