@@ -317,8 +317,8 @@ def allpairs(
     for reuse in (False, True):
         j = judge(batch, reuse)
         j.judge(prompts[: min(batch, 8)])  # warm-up
-        if j.prefix_cache is not None:
-            j.prefix_cache = type(j.prefix_cache)(j.prefix_cache.budget_bytes)
+        if j.prefix_kv is not None:
+            j.prefix_kv = type(j.prefix_kv)(j.prefix_kv.budget_bytes)
         seconds = clock(device, lambda j=j: j.judge(prompts))
         key = "prefix_reuse" if reuse else "plain"
         out[key] = {"judgments_per_s": len(prompts) / seconds,

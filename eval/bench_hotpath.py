@@ -98,7 +98,7 @@ def rounds(args: argparse.Namespace) -> None:
         PairPrompt(warm.query, a, b) for a, b in itertools.permutations(warm.candidates[:3], 2)
     ]
     plain.judge(warmup), reusing.judge(warmup)
-    reusing.prefix_cache = PrefixCache(DEFAULT_PREFIX_CACHE_MB * 2**20)  # nothing of it cached
+    reusing.prefix_kv = PrefixCache(DEFAULT_PREFIX_CACHE_MB * 2**20)  # nothing of it cached
 
     (item,) = dl19_items([args.qid], 1)
     shown = item.candidates[:20]

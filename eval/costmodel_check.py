@@ -158,9 +158,7 @@ def main() -> None:
 
 def computed_tokens(answers: list) -> int:  # type: ignore[type-arg]
     """Prompt tokens the judge ran (less those it reused from a cached shared prefix)."""
-    from rankpipe.cost import reused_tokens
-
-    return sum(a.prompt_tokens - reused_tokens(a) for a in answers)
+    return sum(a.prompt_tokens - a.prefix_reused_tokens for a in answers)
 
 
 def _split(specs: str) -> list[str]:

@@ -78,7 +78,7 @@ class QueryCost:
         self.inferences += 1
         self.prompt_tokens += judgment.prompt_tokens
         self.completion_tokens += judgment.completion_tokens
-        self.prefix_reused_tokens += reused_tokens(judgment)
+        self.prefix_reused_tokens += judgment.prefix_reused_tokens
 
     def add_standalone_round(self, judgments: Iterable[TokenUsage]) -> None:
         """Charge the tokens of one round's prompts new to the run, whatever answered them: to the
@@ -88,7 +88,7 @@ class QueryCost:
         for judgment in judgments:
             prompt += judgment.prompt_tokens
             completion += judgment.completion_tokens
-            reused += reused_tokens(judgment)
+            reused += judgment.prefix_reused_tokens
         self.standalone_prompt_tokens += prompt
         self.standalone_completion_tokens += completion
         self.round_prompt_tokens.append(prompt)
@@ -96,20 +96,19 @@ class QueryCost:
         self.round_reused_tokens.append(reused)
 
 
-def reused_tokens(judgment: TokenUsage) -> int:
-    """Prompt tokens the judge took from a cached shared prefix instead of computing them (only
-    pairwise `Judgment`s of prefix-reusing judges carry any)."""
-    return getattr(judgment, "cached_prompt_tokens", 0)
-
-
 class TokenUsage(Protocol):
-    """What the ledger reads from a judgment (pairwise, listwise or setwise)."""
+    """What the ledger reads from a judgment (pairwise, listwise or setwise): its tokens, and the
+    prompt tokens the judge took from a cached shared prefix instead of computing them
+    (`prefix_reused_tokens`: 0 but for prefix-reusing judges)."""
 
     @property
     def prompt_tokens(self) -> int: ...
 
     @property
     def completion_tokens(self) -> int: ...
+
+    @property
+    def prefix_reused_tokens(self) -> int: ...
 
 
 @dataclass

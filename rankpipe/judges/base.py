@@ -24,7 +24,7 @@ class PairPrompt:
 @dataclass(frozen=True)
 class Judgment:
     """One pairwise inference: P(a more relevant than b), its token usage, and whether the
-    model's answer was usable (an unusable answer is scored 0.5 and counted). `cached_prompt_tokens`
+    model's answer was usable (an unusable answer is scored 0.5 and counted). `prefix_reused_tokens`
     of its `prompt_tokens` were not run because a judge reused them from a shared prefix computed
     for another prompt (each prefix is charged to the first prompt that needed it)."""
 
@@ -32,7 +32,7 @@ class Judgment:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     valid: bool = True
-    cached_prompt_tokens: int = 0
+    prefix_reused_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class BlockJudgment:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     repairs: int = 0
+    prefix_reused_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class SetJudgment:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     valid: bool = True
+    prefix_reused_tokens: int = 0
 
 
 @runtime_checkable

@@ -122,7 +122,7 @@ class ChoiceLogprobs:
     first: float
     second: float
     prompt_tokens: int
-    cached_tokens: int = 0
+    prefix_reused_tokens: int = 0
 
     @property
     def mass(self) -> float:
@@ -242,9 +242,9 @@ class TransformersJudge:
         )
         from rankpipe.judges.prefix import PrefixCache, PrefixStats
 
-        self.prefix_cache: PrefixCache | None = None
+        self.prefix_kv: PrefixCache | None = None
         if prefix_reuse and self.loaded.reuses_prefixes:
-            self.prefix_cache = PrefixCache(prefix_cache_mb * 2**20)
+            self.prefix_kv = PrefixCache(prefix_cache_mb * 2**20)
         elif prefix_reuse and not self.loaded.seq2seq:
             log.info("%s: this model's cache cannot be split by prefix; prompts run whole", model)
         self.stats: PrefixStats = PrefixStats()
@@ -252,13 +252,13 @@ class TransformersJudge:
     def close(self) -> None:
         """Free the model, its tokenizer and the prefix cache (this judge's own)."""
         self.loaded = None  # type: ignore[assignment]
-        self.prefix_cache = None
+        self.prefix_kv = None
         free_memory()
 
     def choice_logprobs(self, prompts: Sequence[PairPrompt]) -> list[ChoiceLogprobs]:
         """The two choice tokens' log-probabilities at the answer position, for each prompt."""
-        if self.prefix_cache is not None:
-            return self._choice_logprobs_reusing_prefixes(prompts, self.prefix_cache)
+        if self.prefix_kv is not None:
+            return self._choice_logprobs_reusing_prefixes(prompts, self.prefix_kv)
         encoded = encode_pairs(
             self.template,
             self.loaded.tokenizer,
@@ -377,7 +377,7 @@ class TransformersJudge:
                 prompt_tokens=scores.prompt_tokens,
                 completion_tokens=1,
                 valid=valid,
-                cached_prompt_tokens=scores.cached_tokens,
+                prefix_reused_tokens=scores.prefix_reused_tokens,
             ))
         warn_unusable(log, self.identity, answers, unchosen(self.template.choices, self.min_mass))
         return answers

@@ -70,13 +70,13 @@ def test_ledger_fields_from_judgments() -> None:
     cost.add_inference(Judgment(0.5, prompt_tokens=120, completion_tokens=1))
 
     class Reused:
-        prompt_tokens, completion_tokens, cached_prompt_tokens = 100, 1, 60
+        prompt_tokens, completion_tokens, prefix_reused_tokens = 100, 1, 60
 
     cost.add_inference(Reused())
     assert (cost.inferences, cost.prompt_tokens, cost.prefix_reused_tokens) == (2, 220, 60)
     cost.add_standalone_round([Judgment(1.0, 120, 1), BlockJudgment((1, 0), 300, 7)])
     cost.add_standalone_round([])
-    cost.add_standalone_round([Judgment(1.0, 120, 1, cached_prompt_tokens=90), Reused()])
+    cost.add_standalone_round([Judgment(1.0, 120, 1, prefix_reused_tokens=90), Reused()])
     assert cost.round_prompt_tokens == [420, 0, 220]
     assert cost.round_completion_tokens == [8, 0, 2]
     assert cost.round_reused_tokens == [0, 0, 150]

@@ -81,7 +81,7 @@ def test_prefix_reuse_changes_no_score(
     prompts = all_pairs(demo, 3, 4)
     plain = TransformersJudge(path, device="cpu", prefix_reuse=False, batch_size=1)
     reusing = TransformersJudge(path, device="cpu", batch_size=batch_size)
-    assert plain.prefix_cache is None and reusing.prefix_cache is not None
+    assert plain.prefix_kv is None and reusing.prefix_kv is not None
     alone = [logprobs(plain, [p])[0] for p in prompts]
     assert_close(logprobs(reusing, prompts), alone)
     assert_close(logprobs(TransformersJudge(path, device="cpu", prefix_reuse=False,
@@ -114,12 +114,12 @@ def test_prefixes_are_reused_across_calls_and_eviction_changes_no_score(
     assert_close(again, plain[:10])
     # a budget that holds one prefix or none: evictions mid-call cost time, never a wrong answer
     tiny = TransformersJudge(str(tiny_llama), device="cpu", batch_size=4)
-    assert tiny.prefix_cache is not None
+    assert tiny.prefix_kv is not None
     for budget in (0, 200_000):
-        tiny.prefix_cache = PrefixCache(budget)
+        tiny.prefix_kv = PrefixCache(budget)
         assert_close(logprobs(tiny, prompts), plain)
-        assert tiny.prefix_cache.used_bytes <= budget
-    assert len(tiny.prefix_cache) >= 1
+        assert tiny.prefix_kv.used_bytes <= budget
+    assert len(tiny.prefix_kv) >= 1
 
 
 def test_reused_prefix_tokens_are_charged_once_and_reach_the_ledger(
@@ -133,12 +133,12 @@ def test_reused_prefix_tokens_are_charged_once_and_reach_the_ledger(
     for call in (prompts[:7], prompts[7:], prompts):  # cold, partly cached, all cached
         before = judge.stats.computed_tokens
         answers = judge.judge(call)
-        ran = sum(j.prompt_tokens - j.cached_prompt_tokens for j in answers)
+        ran = sum(j.prompt_tokens - j.prefix_reused_tokens for j in answers)
         assert ran == judge.stats.computed_tokens - before
-        assert all(0 <= j.cached_prompt_tokens < j.prompt_tokens for j in answers)
-    assert all(j.cached_prompt_tokens > 0 for j in answers)  # the third call: all prefixes kept
+        assert all(0 <= j.prefix_reused_tokens < j.prompt_tokens for j in answers)
+    assert all(j.prefix_reused_tokens > 0 for j in answers)  # the third call: all prefixes kept
     plain = TransformersJudge(str(tiny_llama), device="cpu", prefix_reuse=False)
-    assert {j.cached_prompt_tokens for j in plain.judge(prompts[:4])} == {0}
+    assert {j.prefix_reused_tokens for j in plain.judge(prompts[:4])} == {0}
 
     fresh = TransformersJudge(str(tiny_llama), device="cpu")
     items = [item.truncated(4) for item in demo.candidates[:2]]
@@ -199,7 +199,7 @@ def test_models_whose_cache_cannot_be_split_run_whole(tmp_path: Path, tiny_llama
     MistralForCausalLM(config).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     windowed = TransformersJudge(str(tmp_path), device="cpu")
-    assert not supports_prefix_reuse(windowed.loaded.model) and windowed.prefix_cache is None
+    assert not supports_prefix_reuse(windowed.loaded.model) and windowed.prefix_kv is None
 
 
 def test_prefix_options(tiny_llama: Path) -> None:
@@ -208,8 +208,8 @@ def test_prefix_options(tiny_llama: Path) -> None:
     off = make_judge(f"hf:{tiny_llama},device=cpu,prefix_reuse=false")
     on = make_judge(f"hf:{tiny_llama},device=cpu,prefix_cache_mb=8")
     assert isinstance(off, TransformersJudge) and isinstance(on, TransformersJudge)
-    assert off.prefix_cache is None and on.prefix_cache is not None
-    assert on.prefix_cache.budget_bytes == 8 * 2**20
+    assert off.prefix_kv is None and on.prefix_kv is not None
+    assert on.prefix_kv.budget_bytes == 8 * 2**20
     assert off.identity == on.identity  # same answers: the cache is shared
     with pytest.raises(InputError, match="prefix_reuse='maybe' is not a valid bool"):
         make_judge(f"hf:{tiny_llama},prefix_reuse=maybe")

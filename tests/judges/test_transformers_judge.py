@@ -226,7 +226,7 @@ def test_seq2seq_plumbing_with_a_random_tiny_t5(tiny_t5: Path, demo: Dataset) ->
     assert isinstance(judge, TransformersJudge) and judge.loaded.seq2seq
     local = f"hf:{tiny_t5},weights=local:{tiny_t5.resolve()},weights#"
     assert judge.identity.startswith(local) and ",prompt=prp#" in judge.identity
-    assert judge.prefix_cache is None  # encoder-decoders run whole
+    assert judge.prefix_kv is None  # encoder-decoders run whole
     prompts = pairs(demo, 3)
     together = judge.judge(prompts)
     for prompt, judgment in zip(prompts, together, strict=True):
