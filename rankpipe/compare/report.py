@@ -211,36 +211,7 @@ def render_markdown(
         "## Effectiveness and stand-alone cost",
         "",
     ]
-    header = [
-        "strategy",
-        *metrics,
-        f"p vs best ({primary})",
-        "comparisons",
-        "prompts",
-        "distinct prompts",
-        "rounds",
-        "tokens",
-        *(f"calls b={b}" for b in sizes),
-    ]
-    body = []
-    for row in summary.rows:
-        cost = row.cost
-        cells = [f"{row.metrics[m]:.4f}{'*' if row.differs_from_best(m) else ''}" for m in metrics]
-        p = row.p_vs_best.get(primary)
-        body.append(
-            [
-                f"**{row.label}**" if row.label == summary.best else row.label,
-                *cells,
-                "best" if row.label == summary.best else (f"{p:.3g}" if p is not None else "n/a"),
-                _count(cost.comparisons),
-                _count(cost.prompts),
-                _count(cost.distinct_prompts),
-                _count(cost.rounds),
-                _count(cost.prompt_tokens + cost.completion_tokens),
-                *(_count(cost.calls[b]) for b in sizes),
-            ]
-        )
-    lines += _table(header, body)
+    lines += _effectiveness_table(summary, metrics)
     lines += [
         "",
         f"`*`: significantly different from the best strategy ({summary.best}, by {primary}): "
@@ -273,6 +244,42 @@ def render_markdown(
     if summary.cost_model is not None:
         lines += [f"![effectiveness against tokens and estimated time]({COST_FIGURE})", ""]
     return "\n".join(lines)
+
+
+def _effectiveness_table(summary: Summary, metrics: Sequence[str]) -> list[str]:
+    """One row per strategy: its metrics (starred where significantly worse than the best), p
+    against the best, and its stand-alone cost."""
+    sizes, primary = summary.batch_sizes, summary.primary
+    header = [
+        "strategy",
+        *metrics,
+        f"p vs best ({primary})",
+        "comparisons",
+        "prompts",
+        "distinct prompts",
+        "rounds",
+        "tokens",
+        *(f"calls b={b}" for b in sizes),
+    ]
+    body = []
+    for row in summary.rows:
+        cost = row.cost
+        cells = [f"{row.metrics[m]:.4f}{'*' if row.differs_from_best(m) else ''}" for m in metrics]
+        p = row.p_vs_best.get(primary)
+        body.append(
+            [
+                f"**{row.label}**" if row.label == summary.best else row.label,
+                *cells,
+                "best" if row.label == summary.best else (f"{p:.3g}" if p is not None else "n/a"),
+                _count(cost.comparisons),
+                _count(cost.prompts),
+                _count(cost.distinct_prompts),
+                _count(cost.rounds),
+                _count(cost.prompt_tokens + cost.completion_tokens),
+                *(_count(cost.calls[b]) for b in sizes),
+            ]
+        )
+    return _table(header, body)
 
 
 def _cheapest_table(summary: Summary) -> list[str]:
