@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rankpipe.cache import Cache, open_cache
+from rankpipe.cache import Cache, opened_cache
 from rankpipe.cost import CostLedger
 from rankpipe.data.types import QueryCandidates
 from rankpipe.errors import InputError
@@ -207,8 +207,35 @@ def mine_pairs(
 ) -> Mined:
     """Judge the pairs `rule` picks for every query, batched across queries and cached; with
     `rank_with` (a strategy spec), over the teacher's order of each query's candidates, which the
-    mined queries keep (their first `keep` candidates)."""
-    items = list(items)
+    mined queries keep (their first `keep` candidates). A cache opened here (from a path) is
+    closed before this returns."""
+    with opened_cache(cache) as store:
+        return _mine_pairs(
+            list(items),
+            judge,
+            rule,
+            store,
+            batch_size,
+            both_orders,
+            progress,
+            rank_with,
+            rank_top_k,
+            keep,
+        )
+
+
+def _mine_pairs(
+    items: list[QueryCandidates],
+    judge: Judge,
+    rule: PairRule,
+    cache: Cache,
+    batch_size: int,
+    both_orders: bool,
+    progress: bool,
+    rank_with: str | None,
+    rank_top_k: int,
+    keep: int | None,
+) -> Mined:
     if rank_with:
         return _mine_teacher_ranked(
             items,
@@ -219,7 +246,7 @@ def mine_pairs(
             keep,
             Executor(
                 judge,
-                cache=open_cache(cache),
+                cache=cache,
                 batch_size=batch_size,
                 both_orders=both_orders,
                 progress=progress,
@@ -242,7 +269,7 @@ def mine_pairs(
         top_k = 1
     executor = Executor(
         judge,
-        cache=open_cache(cache),
+        cache=cache,
         batch_size=batch_size,
         both_orders=both_orders,
         progress=progress,
