@@ -81,17 +81,10 @@ from rankpipe.judges.base import (
     SetJudgment,
     SetPrompt,
 )
+from rankpipe.judges.encoding import has_chat_template, render, render_block, render_pair
 from rankpipe.judges.http import CompletionsClient, RetryPolicy
 from rankpipe.judges.options import DEFAULT_LOGPROBS, OpenAIOptions
-from rankpipe.judges.prompts import (
-    has_chat_template,
-    load_prompt_of_kind,
-    prompts_identity,
-    render,
-    render_block,
-    render_pair,
-    truncate,
-)
+from rankpipe.judges.prompts import load_prompt_of_kind, prompts_identity
 from rankpipe.judges.spec import JudgeSpec, judge_options
 
 log = logging.getLogger(__name__)
@@ -174,7 +167,7 @@ class OpenAIJudge:
             {
                 **request,
                 "prompt": render_pair(
-                    self.template, self.tokenizer, self._query(p), p.a.text, p.b.text
+                    self.template, self.tokenizer, p.query.text, p.a.text, p.b.text
                 ),
             }
             for p in prompts
@@ -182,9 +175,6 @@ class OpenAIJudge:
         judgments = self._ask(payloads, prompts, lambda _, answer: self._pair_judgment(answer))
         warn_unusable(log, self._who, judgments, unchosen(self.template.choices))
         return judgments
-
-    def _query(self, prompt: PairPrompt) -> str:
-        return cut_query(prompt.query.text, self.template.max_words)
 
     @property
     def _who(self) -> str:
@@ -223,7 +213,7 @@ class OpenAIJudge:
                 "prompt": render_block(
                     self.list_template,
                     self.tokenizer,
-                    cut_query(p.query.text, self.list_template.max_words),
+                    p.query.text,
                     [c.text for c in p.passages],
                 ),
                 "max_tokens": block_max_tokens(len(p.passages)),
@@ -252,9 +242,7 @@ class OpenAIJudge:
                 **request,
                 "prompt": render(
                     self.tokenizer,
-                    template.set_messages(
-                        cut_query(p.query.text, template.max_words), [c.text for c in p.passages]
-                    ),
+                    template.set_messages(p.query.text, [c.text for c in p.passages]),
                     template.answer_prefix,
                 ),
             }
@@ -300,15 +288,6 @@ class OpenAIJudge:
                 partial=judged,
             )
         return [judged[i] for i in range(len(payloads))]
-
-
-def cut_query(text: str, max_words: int) -> str:
-    """The query as a prompt shows it: cut to the prompt's `max_words`, as passages are (a query
-    of 100,000 characters would otherwise make every prompt of its comparisons that long). A
-    query within the limit is shown exactly as given."""
-    if len(text.split(maxsplit=max_words)) <= max_words:
-        return text
-    return truncate(text, max_words)
 
 
 def load_tokenizer(name: str) -> Any:

@@ -5,7 +5,7 @@ prompt's count is its template's fixed part plus what each text adds in its slot
 
     tokens(prompt) = fixed + sum over slots of delta(slot, text)
 
-`fixed` is the template rendered with empty slots by `rankpipe.judges.prompts` (chat template,
+`fixed` is the template rendered with empty slots by `rankpipe.judges.encoding` (chat template,
 few-shot examples and answer prefix included), tokenized once per template (per block size for
 listwise prompts). `delta(slot, text) = len(tok(left + text + right)) - len(tok(left + right))`,
 where `left` and `right` are the rendered prompt's characters next to the slot, out to the nearest
@@ -13,8 +13,9 @@ whitespace; it is counted once per (slot, text). Byte-level BPE tokenizers (Smol
 Qwen's) merge only inside pre-tokens, which break at whitespace, so the sum is exact whenever a
 text's first and last pre-tokens end inside that context; a text that starts or ends with
 whitespace, or a slot next to a run of several whitespace characters, can be off by a token or two
-(tests/cost measures the agreement with the real count on DL19 prompts). Written here because no
-tokenizer library offers incremental counts over a template.
+(tests/cost measures the agreement with the real count on DL19 prompts). A query is cut to the
+template's `max_words` first, as the rendered prompt shows it (`prompts.cut_query`). Written here
+because no tokenizer library offers incremental counts over a template.
 
 Setwise prompts are counted with the `setwise` template (labels A, B, ...) the same way.
 Completions: one token for a pairwise answer (the choice letter) and a setwise one (the label);
@@ -31,14 +32,8 @@ from typing import Any
 from rankpipe.errors import InputError
 from rankpipe.extras import require
 from rankpipe.judges.base import BlockPrompt, PairPrompt, SetPrompt
-from rankpipe.judges.prompts import (
-    PromptTemplate,
-    encode_prompt,
-    load_prompt_of_kind,
-    render,
-    render_pair,
-    truncate,
-)
+from rankpipe.judges.encoding import encode_prompt, render, render_pair
+from rankpipe.judges.prompts import PromptTemplate, cut_query, load_prompt_of_kind, truncate
 
 DEFAULT_TOKENIZER = "HuggingFaceTB/SmolLM2-135M-Instruct"
 MARK = "\ue000{}\ue001"
@@ -192,7 +187,10 @@ class TokenCounter:
 
     def pair_prompts(self, prompts: Sequence[PairPrompt]) -> list[int]:
         """Prompt tokens of each pairwise prompt."""
-        return self._pair.counts([(p.query.text, p.a.text, p.b.text) for p in prompts])
+        words = self.pair_template.max_words
+        return self._pair.counts(
+            [(cut_query(p.query.text, words), p.a.text, p.b.text) for p in prompts]
+        )
 
     def block_prompts(self, prompts: Sequence[BlockPrompt]) -> list[int]:
         """Prompt tokens of each listwise prompt."""
@@ -219,7 +217,10 @@ class TokenCounter:
         for size in {len(p.passages) for p in prompts}:
             at = [i for i, p in enumerate(prompts) if len(p.passages) == size]
             rows = [
-                ((prompts[i].query.text,) * queries + tuple(c.text for c in prompts[i].passages))
+                (
+                    (cut_query(prompts[i].query.text, template.max_words),) * queries
+                    + tuple(c.text for c in prompts[i].passages)
+                )
                 for i in at
             ]
             layout = self._list_layout(kind, template, size)

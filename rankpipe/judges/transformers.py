@@ -68,20 +68,18 @@ from rankpipe.judges.base import (
     SetJudgment,
     SetPrompt,
 )
-from rankpipe.judges.fewshot import ExampleRetriever, fewshot_examples
-from rankpipe.judges.options import DEFAULT_MIN_MASS, DEFAULT_PREFIX_CACHE_MB, HFOptions
-from rankpipe.judges.prompts import (
-    PromptTemplate,
+from rankpipe.judges.encoding import (
     answer_token_ids,
     encode_blocks,
     encode_pairs,
     encode_pairs_with_prefixes,
     encode_prompt,
-    load_prompt_of_kind,
     permutation_token_budget,
-    prompts_identity,
     render,
 )
+from rankpipe.judges.fewshot import ExampleRetriever, fewshot_examples
+from rankpipe.judges.options import DEFAULT_MIN_MASS, DEFAULT_PREFIX_CACHE_MB, HFOptions
+from rankpipe.judges.prompts import PromptTemplate, load_prompt_of_kind, prompts_identity
 from rankpipe.judges.spec import JudgeSpec, judge_options
 from rankpipe.models import ResolvedModel, free_memory, resolve_device, resolve_weights
 from rankpipe.options import canonical

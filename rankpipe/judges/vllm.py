@@ -67,17 +67,16 @@ from rankpipe.judges.base import (
     SetJudgment,
     SetPrompt,
 )
-from rankpipe.judges.options import DEFAULT_MIN_MASS, VLLMOptions
-from rankpipe.judges.prompts import (
+from rankpipe.judges.encoding import (
     answer_token_ids,
     encode_blocks,
     encode_pairs,
     encode_prompt,
-    load_prompt_of_kind,
     permutation_token_budget,
-    prompts_identity,
     render,
 )
+from rankpipe.judges.options import DEFAULT_MIN_MASS, VLLMOptions
+from rankpipe.judges.prompts import load_prompt_of_kind, prompts_identity
 from rankpipe.judges.spec import JudgeSpec, judge_options
 from rankpipe.judges.telemetry import PrefixCacheStats, prefix_cache_from_metrics
 from rankpipe.models import free_memory, resolve_model

@@ -25,7 +25,8 @@ from test_openai_judge import pairs
 
 from rankpipe.cli.main import main
 from rankpipe.errors import JudgeError
-from rankpipe.judges.openai import OpenAIJudge, cut_query
+from rankpipe.judges.openai import OpenAIJudge
+from rankpipe.judges.prompts import cut_query
 from rankpipe.judges.spec import make_judge
 
 
