@@ -16,7 +16,7 @@ fingerprint, `shots`, the retriever) goes into the judge's cache identity.
 
 For backends: the judge option is `fewshot=NAME` (a dataset name for `load_dataset`) with
 `shots=K` (default 2); build it with `fewshot_examples(name, shots)`, pass it to
-`prompts.encode_pairs(..., fewshot=...)` / `encode_pairs_with_prefixes(..., fewshot=...)` (or call
+`encoding.encode_pairs(..., fewshot=...)` / `encode_pairs_with_prefixes(..., fewshot=...)` (or call
 `template_for(template, query)` before `render_pair`), and append `identity` to the judge's."""
 
 from __future__ import annotations
