@@ -266,6 +266,10 @@ class Endpoint:
         if key:
             self._session.headers["Authorization"] = f"Bearer {key}"
 
+    def close(self) -> None:
+        """Close the session's pooled connections (a later request opens new ones)."""
+        self._session.close()
+
     def prefix_cache(self) -> PrefixCacheStats:
         """The server's prefix-cache counters from its Prometheus page (vLLM serves it at the URL's
         root: http://HOST:PORT/metrics)."""
@@ -397,6 +401,11 @@ class CompletionsClient:
     @property
     def urls(self) -> list[str]:
         return [endpoint.url for endpoint in self.endpoints]
+
+    def close(self) -> None:
+        """Close every server's pooled connections."""
+        for endpoint in self.endpoints:
+            endpoint.close()
 
     def prefix_cache(self) -> PrefixCacheStats:
         """The prefix-cache counters of all servers together (vLLM's, from their /metrics)."""

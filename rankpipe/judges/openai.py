@@ -154,6 +154,10 @@ class OpenAIJudge:
             f"set_prompt={self.set_template.name}#{self.set_template.digest}{options}"
         )
 
+    def close(self) -> None:
+        """Close the connections this judge holds open to its servers."""
+        self.client.close()
+
     @property
     def retries(self) -> int:
         """Retries made so far, over all servers (read by the telemetry decorators)."""

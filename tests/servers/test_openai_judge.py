@@ -363,3 +363,13 @@ def test_an_answer_cut_off_mid_body_is_a_judge_error_not_a_crash(serve) -> None:
     fake = serve(lambda r, n: (200, '{"choices": [', {"Content-Length": "500"}))
     with pytest.raises(JudgeError, match=r"openai server .*: broken answer"):
         plain_judge(fake.url).judge(pairs(1))
+
+
+def test_close_lets_go_of_the_connections_to_the_servers(serve) -> None:  # noqa: ANN001
+    fake = serve(prefers_a)
+    judge = plain_judge(fake.url)
+    judge.judge(pairs(2))
+    pools = judge.client.endpoints[0]._session.get_adapter(fake.url).poolmanager.pools
+    assert len(pools) == 1
+    judge.close()
+    assert len(pools) == 0
