@@ -136,7 +136,8 @@ def test_answers_off_the_choices_are_invalid_counted_and_logged_once(
     assert isinstance(odd_judge, TransformersJudge)
     judge, item = CountingJudge(odd_judge), demo.candidates[1].truncated(3)
     with caplog.at_level(logging.WARNING, logger="rankpipe.judges.transformers"):
-        ledger = Executor(judge, both_orders=False).run([item], AskPairs([(0, 1), (1, 2)]), 3).ledger
+        asked = AskPairs([(0, 1), (1, 2)])
+        ledger = Executor(judge, both_orders=False).run([item], asked, 3).ledger
     assert ledger.total()["invalid_answers"] == 2
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "2 of 2 answers were neither Zebra nor Quokka" in warnings[0]

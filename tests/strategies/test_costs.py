@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from drivers import by_grades, drive, pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategy_helpers import EXACT, by_grades, drive
+from strategy_helpers import EXACT
 
 from rankpipe.errors import InputError
 from rankpipe.strategies import make_strategy
@@ -26,7 +27,7 @@ def test_allpairs_asks_every_pair_once_in_one_round(grades: list[int]) -> None:
     n = len(grades)
     driven = drive(make_strategy("allpairs"), n, 10, by_grades(grades))
     assert driven.rounds == 1
-    assert {frozenset(p) for p in driven.asked} == {
+    assert {frozenset(p) for p in driven.pairs} == {
         frozenset((a, b)) for a in range(n) for b in range(a)
     }
     assert driven.comparisons == n * (n - 1) // 2
@@ -95,30 +96,34 @@ def test_mergesort_costs(full: bool, grades: list[int], top_k: int) -> None:
 @settings(max_examples=40, deadline=None)
 def test_sparse_asks_its_budget_in_one_round(sampler: str, n: int, per_candidate: int) -> None:
     spec = f"sparse:sampler={sampler},per_candidate={per_candidate}"
-    driven = drive(make_strategy(spec), n, 10, lambda a, b: 1.0)
+    driven = drive(make_strategy(spec), n, 10, pairwise(lambda a, b: 1.0))
     budget = min(n * per_candidate, n * (n - 1) // 2)
     assert driven.rounds == 1
-    assert len({frozenset(p) for p in driven.asked}) == driven.comparisons == budget
+    assert len({frozenset(p) for p in driven.pairs}) == driven.comparisons == budget
 
 
 def test_sparse_total_budget_and_seed() -> None:
     driven = drive(
-        make_strategy("sparse:sampler=random,budget=37,seed=3"), 50, 10, lambda a, b: 1.0
+        make_strategy("sparse:sampler=random,budget=37,seed=3"), 50, 10, pairwise(lambda a, b: 1.0)
     )
-    other = drive(make_strategy("sparse:sampler=random,budget=37,seed=4"), 50, 10, lambda a, b: 1.0)
+    other = drive(
+        make_strategy("sparse:sampler=random,budget=37,seed=4"), 50, 10, pairwise(lambda a, b: 1.0)
+    )
     assert driven.comparisons == other.comparisons == 37
-    assert driven.asked != other.asked
+    assert driven.pairs != other.pairs
 
 
 def test_window_samplers_follow_gienapp_et_al() -> None:
     """Structured: each candidate with its next w (wrapping around); biased: log-spaced ones."""
-    window = drive(make_strategy("sparse:sampler=window,per_candidate=2"), 6, 6, lambda a, b: 1.0)
-    next_two = {frozenset((a, (a + d) % 6)) for a in range(6) for d in (1, 2)}
-    assert {frozenset(p) for p in window.asked} == next_two and window.comparisons == 12
-    biased = drive(
-        make_strategy("sparse:sampler=biased,per_candidate=3"), 100, 10, lambda a, b: 1.0
+    window = drive(
+        make_strategy("sparse:sampler=window,per_candidate=2"), 6, 6, pairwise(lambda a, b: 1.0)
     )
-    assert {min((b - a) % 100, (a - b) % 100) for a, b in biased.asked} == {1, 7, 49}
+    next_two = {frozenset((a, (a + d) % 6)) for a in range(6) for d in (1, 2)}
+    assert {frozenset(p) for p in window.pairs} == next_two and window.comparisons == 12
+    biased = drive(
+        make_strategy("sparse:sampler=biased,per_candidate=3"), 100, 10, pairwise(lambda a, b: 1.0)
+    )
+    assert {min((b - a) % 100, (a - b) % 100) for a, b in biased.pairs} == {1, 7, 49}
 
 
 @pytest.mark.parametrize("spec", [s for s in EXACT if not s.startswith("sliding")])
@@ -129,7 +134,7 @@ def test_no_pair_is_asked_twice_and_quick_sorts_stay_below_allpairs(
 ) -> None:
     n = len(grades)
     driven = drive(make_strategy(spec), n, min(top_k, n), by_grades(grades))
-    assert len({frozenset(p) for p in driven.asked}) == driven.comparisons <= n * (n - 1) // 2
+    assert len({frozenset(p) for p in driven.pairs}) == driven.comparisons <= n * (n - 1) // 2
     assert driven.rounds <= n - 1 or spec.startswith(("heapsort", "mergesort", "tournament"))
 
 

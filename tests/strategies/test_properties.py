@@ -7,9 +7,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from drivers import by_grades, drive, ideal, pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategy_helpers import ANY, EXACT, FULL_ORDERS, by_grades, drive, ideal
+from strategy_helpers import ANY, EXACT, FULL_ORDERS
 
 from rankpipe.strategies import make_strategy
 
@@ -35,7 +36,7 @@ def arbitrary_judge(seed: int):  # noqa: ANN201
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(0, 40), top_k=st.integers(0, 45), seed=st.integers(0, 2**32))
 def test_every_strategy_returns_a_permutation(spec: str, n: int, top_k: int, seed: int) -> None:
-    driven = drive(make_strategy(spec), n, min(top_k, n), arbitrary_judge(seed))
+    driven = drive(make_strategy(spec), n, min(top_k, n), pairwise(arbitrary_judge(seed)))
     assert sorted(driven.order) == list(range(n))
 
 
@@ -43,8 +44,8 @@ def test_every_strategy_returns_a_permutation(spec: str, n: int, top_k: int, see
 @settings(max_examples=10, deadline=None)
 @given(n=st.integers(2, 30), top_k=st.integers(1, 30), seed=st.integers(0, 2**32))
 def test_the_same_answers_give_the_same_order(spec: str, n: int, top_k: int, seed: int) -> None:
-    first = drive(make_strategy(spec), n, min(top_k, n), arbitrary_judge(seed))
-    again = drive(make_strategy(spec), n, min(top_k, n), arbitrary_judge(seed))
+    first = drive(make_strategy(spec), n, min(top_k, n), pairwise(arbitrary_judge(seed)))
+    again = drive(make_strategy(spec), n, min(top_k, n), pairwise(arbitrary_judge(seed)))
     assert (again.order, again.asked) == (first.order, first.asked)
 
 
@@ -75,7 +76,7 @@ def test_selections_keep_first_stage_order_below_the_top_k(
 @given(n=st.integers(1, 30), top_k=st.integers(1, 30))
 @settings(max_examples=10, deadline=None)
 def test_all_ties_keep_first_stage_order(spec: str, n: int, top_k: int) -> None:
-    driven = drive(make_strategy(spec), n, min(top_k, n), lambda a, b: 0.5)
+    driven = drive(make_strategy(spec), n, min(top_k, n), pairwise(lambda a, b: 0.5))
     assert driven.order == list(range(n))
 
 
@@ -95,9 +96,9 @@ def test_pipelined_sliding_passes_equal_sequential_prp_sliding(
             if p < 0.5 or (p == 0.5 and order[i] > order[i + 1]):
                 order[i], order[i + 1] = order[i + 1], order[i]
     spec = f"sliding:passes={passes},full=true"
-    driven = drive(make_strategy(spec), n, n, prefer)
+    driven = drive(make_strategy(spec), n, n, pairwise(prefer))
     assert driven.order == order
-    assert sorted(driven.asked) == sorted(asked)
+    assert sorted(driven.pairs) == sorted(asked)
 
 
 @settings(max_examples=40, deadline=None)

@@ -1,5 +1,6 @@
-"""Driving the new strategies without an executor: every request kind answered from hidden grades
-(consistent judges) or from seeded noise (inconsistent ones)."""
+"""Driving a strategy without an executor, the one copy every strategy test uses: every request form
+answered from hidden grades (consistent judges), from seeded noise, or arbitrarily (inconsistent
+ones); `pairwise` adapts a plain P(a beats b) function."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from rankpipe.strategies.base import BestOf, BlockRequest, Comparison, Request, 
 Answer = Callable[[Request], object]
 
 
+Prefer = Callable[[int, int], float]
+"""P(candidate a beats candidate b), positions in first-stage order."""
+
+
 @dataclass
 class Driven:
     order: list[int]
@@ -20,6 +25,25 @@ class Driven:
 
     def count(self, kind: type) -> int:
         return sum(isinstance(r, kind) for r in self.asked)
+
+    @property
+    def pairs(self) -> list[tuple[int, int]]:
+        """The comparisons asked, as (a, b), in order."""
+        return [(r.a, r.b) for r in self.asked if isinstance(r, Comparison)]
+
+    @property
+    def comparisons(self) -> int:
+        return len(self.pairs)
+
+
+def pairwise(prefer: Prefer) -> Answer:
+    """An answer function for pairwise strategies from P(a beats b); any other request fails."""
+
+    def answer(request: Request) -> object:
+        assert isinstance(request, Comparison), f"a pairwise strategy asked {request}"
+        return prefer(request.a, request.b)
+
+    return answer
 
 
 def drive(strategy: Strategy, n: int, top_k: int, answer: Answer) -> Driven:
@@ -105,4 +129,14 @@ def ideal(grades: Sequence[int]) -> list[int]:
     return sorted(range(len(grades)), key=lambda i: (-grades[i], i))
 
 
-__all__ = ["BestOf", "Driven", "arbitrary", "by_grades", "drive", "ideal", "noisy"]
+__all__ = [
+    "BestOf",
+    "Driven",
+    "Prefer",
+    "arbitrary",
+    "by_grades",
+    "drive",
+    "ideal",
+    "noisy",
+    "pairwise",
+]

@@ -7,9 +7,9 @@ import math
 import random
 
 import pytest
+from drivers import by_grades, drive, ideal
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from method_helpers import by_grades, drive, ideal
 
 from rankpipe.strategies import make_strategy
 from rankpipe.strategies.base import BestOf, BlockRequest, Comparison

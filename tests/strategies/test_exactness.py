@@ -6,9 +6,9 @@ order below it."""
 from __future__ import annotations
 
 import pytest
+from drivers import arbitrary, by_grades, drive, ideal
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from method_helpers import arbitrary, by_grades, drive, ideal
 
 from rankpipe.strategies import make_strategy
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "rankpipe"
+PACKAGE = Path(__file__).resolve().parents[1] / "rankpipe"
 OPTIONAL = {"rankpipe.pyterrier": "pyterrier", "rankpipe.judges.vllm": "vllm"}
 """Modules of optional extras, and the library whose absence lets them fail to import."""
 

@@ -18,6 +18,8 @@ from rankpipe.judges.prompts import encode_pairs, encode_pairs_with_prefixes, re
 from rankpipe.judges.spec import make_judge
 from rankpipe.judges.transformers import TransformersJudge
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from rankpipe.data.datasets import DEMO_DIR, data_dir
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 if sys.version_info >= (3, 11):
     import tomllib
