@@ -13,9 +13,10 @@ whitespace; it is counted once per (slot, text). Byte-level BPE tokenizers (Smol
 Qwen's) merge only inside pre-tokens, which break at whitespace, so the sum is exact whenever a
 text's first and last pre-tokens end inside that context; a text that starts or ends with
 whitespace, or a slot next to a run of several whitespace characters, can be off by a token or two
-(tests/judges/test_token_counts.py measures the agreement with the real count on DL19 prompts). A query is cut to the
-template's `max_words` first, as the rendered prompt shows it (`prompts.cut_query`). Written here
-because no tokenizer library offers incremental counts over a template.
+(tests/judges/test_token_counts.py measures the agreement with the real count on DL19 prompts). A
+query is cut to the template's `max_words` first, as the rendered prompt shows it
+(`prompts.cut_query`). Written here because no tokenizer library offers incremental counts over a
+template.
 
 Setwise prompts are counted with the `setwise` template (labels A, B, ...) the same way.
 Completions: one token for a pairwise answer (the choice letter) and a setwise one (the label);
