@@ -66,6 +66,13 @@ def prompt_dirs() -> list[Path]:
     return [package / "prompts", package.parent / "prompts"]
 
 
+RENDERING = 2
+"""The version of the rules that render a template into a prompt, part of every digest: 2 cuts the
+query to `max_words` too (before, only passages were cut), which changes the prompts of long queries,
+so the hf, vllm and openai judges' identities changed with it (their earlier cached answers are not
+served for the new prompts)."""
+
+
 @dataclass(frozen=True)
 class Example:
     query: str
@@ -88,9 +95,10 @@ class PromptTemplate:
 
     @property
     def digest(self) -> str:
-        """A short hash of everything that shapes the prompt (not its name or description): part
-        of a judge's cache identity."""
+        """A short hash of everything that shapes the prompt (not its name or description), the
+        rendering rules' version included: part of a judge's cache identity."""
         shape = (
+            RENDERING,
             self.kind,
             self.template,
             self.answer_prefix,
