@@ -26,6 +26,7 @@ import random
 import re
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from rankpipe.data.trec import read_qrels
 from rankpipe.data.types import Candidate, Qrels, Query
@@ -167,17 +168,11 @@ class OverlapJudge(SimulatedJudge):
     passage identifiers, which `rankpipe serve` derives from the texts. A crude lexical judge: it
     stands in for a model's cost, not its quality."""
 
-    def __init__(
-        self,
-        noise: float = 0.0,
-        bias: float = 0.0,
-        seed: int = 0,
-        latency: float = 0.0,
-        tokens: TokenCounter | None = None,
-    ) -> None:
-        super().__init__({}, noise=noise, bias=bias, seed=seed, latency=latency, tokens=tokens)
-        options = SimOptions(grades="overlap", noise=noise, bias=bias, seed=seed)
-        self.identity = f"sim:{canonical(options, ('grades', 'noise', 'bias', 'seed'))}"
+    def __init__(self, **options: Any) -> None:
+        """The sim judge's options (noise, bias, seed, latency, tokens), less its qrels."""
+        super().__init__({}, **options)
+        draws = SimOptions(grades="overlap", noise=self.noise, bias=self.bias, seed=self.seed)
+        self.identity = f"sim:{canonical(draws, ('grades', 'noise', 'bias', 'seed'))}"
 
     def grade_of(self, query: Query, passage: Candidate) -> int:
         return len(_words(query.text) & _words(passage.text))
