@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,30 @@ def test_a_closed_reranker_says_closed(demo: Dataset, tmp_path: object) -> None:
         reranker.rerank(demo.candidates)
     with pytest.raises(RuntimeError, match="closed"):
         reranker.submit(demo.candidates[0])
+
+
+def test_two_rerankers_in_two_threads_share_one_cache_file(demo: Dataset, tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    with Reranker("sim:noise=0.2", "heapsort", 5, qrels=demo.qrels, cache=None) as alone:
+        expected = alone.rerank(demo.candidates).run
+    runs: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def work(name: str, strategy: str) -> None:
+        try:
+            with Reranker("sim:noise=0.2", strategy, 5, qrels=demo.qrels, cache=path) as reranker:
+                runs[name] = reranker.rerank(demo.candidates).run
+        except BaseException as error:  # noqa: BLE001 (the test reports it)
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=work, args=("heap", "heapsort")),
+        threading.Thread(target=work, args=("quick", "quickselect")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and runs["heap"] == expected and "quick" in runs
+    with Reranker("sim:noise=0.2", "heapsort", 5, qrels=demo.qrels, cache=path) as again:
+        assert again.rerank(demo.candidates).cost.totals.inferences == 0  # all cached
