@@ -7,12 +7,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from rankpipe.cli.serve import run_app
 from rankpipe.errors import JudgeError
 from rankpipe.judges.base import Judgment, PairPrompt
 from rankpipe.judges.simulated import OverlapJudge
 from rankpipe.reranker import Reranker
-from rankpipe.serve import create_app
+from rankpipe.serve import create_app, run_app
 
 
 class FailingJudge(OverlapJudge):
