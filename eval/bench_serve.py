@@ -15,7 +15,8 @@ of the requests that finished (a steady queue of c requests means about c lone l
 Servers are subprocesses on 127.0.0.1; the clients (httpx, asyncio) share the CPU with them.
 
 Usage: python eval/bench_serve.py [--latency 0.05] [--window 30] [--clients 1 8 32 128]
-                                  [--hf-requests 3] [--output eval/results/serve.json]
+                                  [--hf-requests 2] [--parts concurrency overhead hf]
+                                  [--output eval/results/serve.json]
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ from rankpipe.serve.api import RerankRequest, to_candidates
 
 DOCS = 20
 GRACE_S = 15.0
+PARTS = ("concurrency", "overhead", "hf")
 TOP_K = 10
 HF = "hf:HuggingFaceTB/SmolLM2-135M-Instruct,device=cpu"
+HF_DOCS = 6
+HF_TIMEOUT_S = 3600.0
 
 
 def make_request(items: Sequence[QueryCandidates], number: int, docs: int = DOCS) -> dict[str, Any]:
@@ -170,19 +174,20 @@ def http_overhead(items: Sequence[QueryCandidates], requests: int) -> dict[str, 
 
 
 def hf_requests(items: Sequence[QueryCandidates], count: int) -> dict[str, Any]:
-    """`count` requests (8 documents, top 3) to a server with the hf SmolLM2 judge: one alone,
-    then `count` at once; load time included in the first figure."""
+    """Requests of HF_DOCS documents (top 3) to a server with the hf SmolLM2 judge: one alone,
+    then `count` at once (batched together); the server's start (model load) timed apart."""
     started = time.perf_counter()
     process, url = start_server(HF, "--top-k", "3", "--batch-size", "16")
     try:
-        with httpx.Client(timeout=900) as client:
+        with httpx.Client(timeout=HF_TIMEOUT_S) as client:
+            client.get(f"{url}/health")
             ready = time.perf_counter() - started
-            alone = _timed_post(client, url, make_request(items, 20_000, 8))
+            alone = _timed_post(client, url, make_request(items, 20_000, HF_DOCS))
 
             async def together() -> list[dict[str, Any]]:
-                async with httpx.AsyncClient(timeout=900) as pool:
+                async with httpx.AsyncClient(timeout=HF_TIMEOUT_S) as pool:
                     return await asyncio.gather(
-                        *(_timed_post_async(pool, url, make_request(items, 20_001 + n, 8))
+                        *(_timed_post_async(pool, url, make_request(items, 20_001 + n, HF_DOCS))
                           for n in range(count))
                     )  # fmt: skip
 
@@ -191,7 +196,8 @@ def hf_requests(items: Sequence[QueryCandidates], count: int) -> dict[str, Any]:
             total = time.perf_counter() - began
     finally:
         stop_server(process)
-    return {"startup_s": ready, "alone": alone, "concurrent": concurrent, "concurrent_s": total}
+    return {"docs": HF_DOCS, "startup_s": ready, "alone": alone, "concurrent": concurrent,
+            "concurrent_s": total}  # fmt: skip
 
 
 def _timed_post(client: httpx.Client, url: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -221,20 +227,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--window", type=float, default=30.0, help="seconds per cell")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32, 128])
     parser.add_argument("--overhead-requests", type=int, default=100)
-    parser.add_argument("--hf-requests", type=int, default=3, help="0: skip the hf judge")
+    parser.add_argument("--hf-requests", type=int, default=2, help="at once, after one alone")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--output", type=Path, default=Path("eval/results/serve.json"))
     args = parser.parse_args(argv)
     items = load_dataset("dl19").candidates
-    results: dict[str, Any] = {"uptime_before": os.getloadavg(), "latency": args.latency,
-                               "window": args.window, "command": " ".join(sys.argv)}  # fmt: skip
-    results["concurrency"] = concurrency_table(items, args.latency, args.window, args.clients)
-    results["overhead"] = http_overhead(items, args.overhead_requests)
-    print(json.dumps(results["overhead"]), flush=True)
-    if args.hf_requests:
-        results["hf"] = hf_requests(items, args.hf_requests)
-        print(json.dumps(results["hf"]), flush=True)
-    results["uptime_after"] = os.getloadavg()
-    args.output.write_text(json.dumps(results, indent=1) + "\n")
+    results: dict[str, Any] = {"command": " ".join(sys.argv), "latency": args.latency,
+                               "window": args.window, "load_before": os.getloadavg()}  # fmt: skip
+    for part in args.parts:  # each part's figures written as soon as it ends
+        if part == "concurrency":
+            results[part] = concurrency_table(items, args.latency, args.window, args.clients)
+        elif part == "overhead":
+            results[part] = http_overhead(items, args.overhead_requests)
+        else:
+            results[part] = hf_requests(items, args.hf_requests)
+        print(json.dumps(results[part]), flush=True)
+        results["load_after"] = os.getloadavg()
+        args.output.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {args.output}")
 
 
