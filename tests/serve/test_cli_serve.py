@@ -37,8 +37,10 @@ def test_sigterm_drains_the_request_in_flight_and_commits_the_cache(
     )
     try:
         sender.start()
-        time.sleep(0.6)  # heapsort over 30 at 0.05 s a call: about 2 s in all
-        assert server.metric("rankpipe_queue_depth") == 1
+        deadline = time.monotonic() + 10  # heapsort over 30 at 0.05 s a call: about 2 s in all
+        while server.metric("rankpipe_queue_depth") != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.metric("rankpipe_queue_depth") == 1  # in flight
         server.process.send_signal(signal.SIGTERM)
         sender.join(30)
         assert server.process.wait(30) == 0
