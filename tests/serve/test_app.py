@@ -6,17 +6,22 @@ disconnect that cancels, the Cohere client."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from serve_helpers import HERE, JUDGE, Server, serve, start
 
+from rankpipe.data.candidates import write_candidates
 from rankpipe.data.datasets import Dataset
+from rankpipe.data.trec import read_run
 from rankpipe.data.types import QueryCandidates
 from rankpipe.reranker import Reranker
 
@@ -59,6 +64,24 @@ def test_a_dl19_ranking_equals_reranker_and_repeats_from_the_cache(
     assert ranked(again, item) == expected([item])[item.query.qid][:5]
     assert again.json()["rankpipe"]["inferences"] == 0  # the same judgments, from the cache
     assert again.json()["meta"]["api_version"]["version"] == "2"
+
+
+def test_a_dl19_ranking_equals_the_cli_s(
+    server: Server, items: list[QueryCandidates], tmp_path: Path
+) -> None:
+    """`rankpipe rerank` on the same candidates, judge and strategy writes the server's order."""
+    item = items[6]
+    write_candidates([item], tmp_path / "one.jsonl")
+    done = subprocess.run(
+        [sys.executable, "-m", "rankpipe", "rerank", "--candidates", str(tmp_path / "one.jsonl"),
+         "--judge", JUDGE, "--strategy", "heapsort", "--top-k", "10", "--no-cache",
+         "--output", str(tmp_path / "run.trec")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    cli = read_run(tmp_path / "run.trec")[item.query.qid].docids
+    reply = httpx.post(f"{server.url}/v1/rerank", json=body(item), timeout=60)
+    assert ranked(reply, item) == list(cli)
 
 
 def test_concurrent_requests_get_their_own_rankings(
