@@ -111,3 +111,16 @@ def test_refusals_are_one_line_and_exit_2(args: list[str], message: str) -> None
     done = run_serve(*args)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("missing", ["fastapi", "uvicorn", "prometheus_client"])
+def test_a_missing_serve_extra_is_one_line_naming_it(missing: str) -> None:
+    code = (
+        f"import sys\nsys.modules[{missing!r}] = None\n"
+        "from rankpipe.cli.main import main\n"
+        "sys.exit(main(['serve', '--judge', 'sim:grades=overlap,tokens=false', '--no-cache']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith(f"needs {missing}: pip install 'rankpipe[serve]'")
+    assert len(done.stderr.strip().splitlines()) == 1
