@@ -305,6 +305,33 @@ def summarize(results_file: Path) -> None:
         f"\nbaseline over all {len(baseline)} queries: {statistics.mean(baseline.values()):.4f}",
         file=sys.stderr,
     )
+    per_fold(rows, baselines)
+
+
+def per_fold(rows: list[dict], baselines: dict[str, dict[str, float]]) -> None:
+    """One line per configuration and fold: before/after, the dev measure at step 0 and at the
+    kept step, the training time and the machine's load."""
+    print(
+        "\n| configuration | fold | held out | before | after | kept step / steps | "
+        "dev step 0 -> kept | train s | load | at (UTC) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in sorted(
+        (r for r in rows if r["config"] not in baselines), key=lambda r: (r["config"], r["fold"])
+    ):
+        before_run = baselines.get(
+            "retrieval:baseline" if r["config"].startswith("retrieval:") else "baseline", {}
+        )
+        was = statistics.mean(before_run[q] for q in r["ndcg10"])
+        now = statistics.mean(r["ndcg10"].values())
+        dev = {step: agreement for step, agreement, *_ in r.get("dev", [])}
+        kept = r.get("steps") if r["config"].endswith("/last") else r.get("kept_step")
+        shown = f"{dev[0]:.3f} -> {dev[kept]:.3f}" if dev and kept in dev else ""
+        steps = f"{kept} / {r['steps']}" if "steps" in r else ""
+        print(
+            f"| {r['config']} | {r['fold']} | {len(r['ndcg10'])} | {was:.4f} | {now:.4f} | "
+            f"{steps} | {shown} | {r['train_s']:.0f} | {r['load']:.1f} | {r['at']} |"
+        )
 
 
 if __name__ == "__main__":
