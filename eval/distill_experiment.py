@@ -102,6 +102,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--retrieve", default="", help="configurations that also retrieve")
     parser.add_argument("--no-train", action="store_true", help="only the retrieval phase")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="training rounds (later ones on the student's own top 30 among the training "
+        "queries' candidates); configurations are named TEACHER-rR",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +134,8 @@ def main() -> None:
     for teacher in [] if args.no_train else args.teachers.split(","):
         cache = MemoryCache()  # one teacher's judgments, shared by its folds
         for f in wanted:
-            if (f"{teacher}/select", f) not in finished(results):
+            name = teacher if args.rounds == 1 else f"{teacher}-r{args.rounds}"
+            if (f"{name}/select", f) not in finished(results):
                 train_fold(args, results, dl19, top100, folds, teacher, f, cache)
     if args.retrieve:
         retrieval_phase(args, results, dl19, top100, folds, args.retrieve.split(","), wanted)
@@ -166,7 +174,8 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
         }
         mining = MiningSettings(scores="run", score_run=labels, score_run_name="qrels")
         qrels = dl19.qrels
-    folder = args.out / "models" / teacher / f"fold{f}"
+    name = teacher if args.rounds == 1 else f"{teacher}-r{args.rounds}"
+    folder = args.out / "models" / name / f"fold{f}"
     last = folder.with_name(f"fold{f}-last")
     started = time.perf_counter()
     result = distill(
@@ -179,6 +188,7 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
         cache=cache,
         overwrite=True,
         last_out=last,
+        rounds=args.rounds,
         data_name=f"DL19 folds other than {f}, {TEACHERS[teacher]}",
     )
     wall = time.perf_counter() - started
@@ -189,11 +199,24 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
         "dev_queries": len(result.dev_queries),
         "dev_measure": result.dev_measure,
         "mining_inferences": result.costs()["inferences"],
-        "train_s": trained.seconds,
+        "train_s": sum(r.train.seconds for r in result.rounds),
         "distill_wall_s": wall,
         "steps": trained.steps,
         "kept_step": trained.kept_step,
         "dev": [[s.step, s.agreement, s.teacher_ndcg, s.ndcg10] for s in trained.dev],
+        "rounds": [
+            {
+                "round": r.round,
+                "queries": r.queries,
+                "pairs": r.judged_pairs,
+                "steps": r.train.steps,
+                "kept_step": r.train.kept_step,
+                "train_s": r.train.seconds,
+                "cache_hits": r.ledger.total()["cache_hits"],
+                "dev": [[s.step, s.agreement, s.teacher_ndcg] for s in r.dev],
+            }
+            for r in result.rounds
+        ],
     }
     held = [top100[q] for q in held_out]
     baseline = baseline_of(results, "baseline")
