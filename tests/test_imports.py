@@ -24,17 +24,23 @@ def module_names() -> dict[str, Path]:
 
 
 def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node of the tree except those under `if TYPE_CHECKING:` (never run)."""
+    """Every node of the tree except those under `if TYPE_CHECKING:` and `if __name__ ==
+    "__main__":` (never run when the module is imported, so never part of an import cycle)."""
     nodes: list[ast.AST] = []
     pending = [tree]
     while pending:
         node = pending.pop()
         nodes.append(node)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if isinstance(node, ast.If) and _never_run_on_import(node.test):
             pending.extend(node.orelse)
             continue
         pending.extend(ast.iter_child_nodes(node))
     return nodes
+
+
+def _never_run_on_import(test: ast.expr) -> bool:
+    text = ast.unparse(test)
+    return "TYPE_CHECKING" in text or text in ("__name__ == '__main__'", '__name__ == "__main__"')
 
 
 def imports(module: str, path: Path, known: set[str]) -> set[str]:
@@ -98,8 +104,10 @@ def test_function_level_imports_count_and_type_checking_ones_do_not(tmp_path: Pa
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    import rankpipe.b\n"
         "def f():\n    from rankpipe import c\n"
+        'if __name__ == "__main__":\n    import rankpipe.d\n'
     )
-    assert imports("rankpipe.a", source, {"rankpipe.b", "rankpipe.c"}) == {"rankpipe.c"}
+    known = {"rankpipe.b", "rankpipe.c", "rankpipe.d"}
+    assert imports("rankpipe.a", source, known) == {"rankpipe.c"}
 
 
 ALONE = [
