@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -37,7 +38,7 @@ from rankpipe.distill.dataset import (
 )
 from rankpipe.distill.dev import DevScore, DevSet, split_dev
 from rankpipe.distill.mining import PairRule, mine_pairs
-from rankpipe.distill.train import TrainResult, check_student, train_student
+from rankpipe.distill.train import TrainResult, check_student, processes, train_student
 from rankpipe.errors import InputError
 from rankpipe.judges.base import Judge
 
@@ -425,3 +426,41 @@ def mine_to_folder(
             for chunk in chunks(items, shard_queries)
         )
         return write_shards(shards, out, overwrite)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m rankpipe.distill.train --from-dataset DATA --out DIR ...` (for accelerate launch
+    and torchrun): train on a mined training set, select on its dev queries and save (the first
+    process writes)."""
+    import argparse
+
+    from rankpipe.data.trec import read_qrels
+    from rankpipe.distill.dataset import load_training_set
+    from rankpipe.distill.options import add_training_arguments, read_qids, train_config
+
+    parser = argparse.ArgumentParser(prog="python -m rankpipe.distill.train", description=__doc__)
+    parser.add_argument("--from-dataset", required=True, metavar="DIR")
+    parser.add_argument("--out", required=True, metavar="DIR")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--qrels", metavar="FILE", help="relevance labels for the dev nDCG@10")
+    add_training_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        result = distill_training_set(
+            load_training_set(args.from_dataset),
+            args.out,
+            training=train_config(args),
+            qrels=read_qrels(args.qrels) if args.qrels else None,
+            dev_fraction=args.dev_fraction,
+            dev_queries=read_qids(args.dev_queries) if args.dev_queries else None,
+            overwrite=args.overwrite,
+            data_name=args.from_dataset,
+        )
+    except InputError as error:
+        print(f"rankpipe.distill.train: {error}", file=sys.stderr)
+        return 2
+    if result.rounds[0].train.schedule is not None:
+        s = result.rounds[0].train.schedule
+        print(f"{s.steps} steps, {s.samples} queries seen by {processes()} process(es)")
+    print(result.summary())
+    return 0

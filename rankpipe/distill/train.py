@@ -26,7 +26,6 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,7 +155,7 @@ def train_student(
         )
     except ValueError as error:  # the loss refuses its settings (e.g. every weight 0)
         raise InputError(str(error)) from None
-    schedule = plan(len(rows), config, _processes())
+    schedule = plan(len(rows), config, processes())
     checkpoints = out.with_name(f"{out.name}.checkpoints")
     selection = Selection(model, dev, round) if dev is not None and dev.queries else None
     trainer = _trainer(model, rows, loss, config, schedule, checkpoints, selection)
@@ -195,7 +194,7 @@ def train_student(
     return result
 
 
-def _processes() -> int:
+def processes() -> int:
     """Processes training together (accelerate launch and torchrun set WORLD_SIZE)."""
     return max(1, int(os.environ.get("WORLD_SIZE", "1")))
 
@@ -253,7 +252,7 @@ def _trainer(
         report_to="none",
         disable_tqdm=not config.progress,
         use_cpu=not gpu,  # data-parallel CPU processes (gloo) need it; harmless in one process
-        ddp_backend="gloo" if not gpu and _processes() > 1 else None,
+        ddp_backend="gloo" if not gpu and processes() > 1 else None,
         ddp_find_unused_parameters=False,
     )
     callbacks = [selection_callback(selection, schedule.eval_every)] if selection else []
@@ -353,44 +352,7 @@ def dev_section(result: TrainResult) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m rankpipe.distill.train --from-dataset DATA --out DIR ...` (for accelerate launch
-    and torchrun): train on a mined training set, select on its dev queries and save (the first
-    process writes)."""
-    import argparse
+if __name__ == "__main__":  # `python -m rankpipe.distill.train`, for accelerate launch and torchrun
+    from rankpipe.distill.pipeline import main
 
-    from rankpipe.data.trec import read_qrels
-    from rankpipe.distill.dataset import load_training_set
-    from rankpipe.distill.options import add_training_arguments, read_qids, train_config
-    from rankpipe.distill.pipeline import distill_training_set
-
-    parser = argparse.ArgumentParser(prog="python -m rankpipe.distill.train", description=__doc__)
-    parser.add_argument("--from-dataset", required=True, metavar="DIR")
-    parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--qrels", metavar="FILE", help="relevance labels for the dev nDCG@10")
-    add_training_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        result = distill_training_set(
-            load_training_set(args.from_dataset),
-            args.out,
-            training=train_config(args),
-            qrels=read_qrels(args.qrels) if args.qrels else None,
-            dev_fraction=args.dev_fraction,
-            dev_queries=read_qids(args.dev_queries) if args.dev_queries else None,
-            overwrite=args.overwrite,
-            data_name=args.from_dataset,
-        )
-    except InputError as error:
-        print(f"rankpipe.distill.train: {error}", file=sys.stderr)
-        return 2
-    if result.rounds[0].train.schedule is not None:
-        s = result.rounds[0].train.schedule
-        print(f"{s.steps} steps, {s.samples} queries seen by {_processes()} process(es)")
-    print(result.summary())
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())
