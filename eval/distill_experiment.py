@@ -234,7 +234,7 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
         record(
             results,
             {
-                "config": f"{teacher}/{variant}",
+                "config": f"{name}/{variant}",
                 **common,
                 "base_unchanged": unchanged,
                 "model": str(model),
