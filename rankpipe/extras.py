@@ -11,6 +11,7 @@ evaluation, BM25 and the data tools need; each heavy backend is an extra:
 | `pyterrier` | `rankpipe.pyterrier` | python-terrier |
 | `plots` | the figures of `rankpipe compare` | matplotlib |
 | `irdatasets` | ir_datasets IDs as `--dataset` | ir_datasets |
+| `serve` | `rankpipe serve`, `rankpipe.serve.create_app` | fastapi, uvicorn, prometheus_client |
 | `all` | all of the above but `vllm` (what `make install` brings) | |
 
 Code that needs one imports it with `require`, which turns the missing module into one line that
