@@ -177,7 +177,7 @@ def configurations(args: argparse.Namespace) -> list[Configuration]:
     for spec in specs:
         make_strategy(spec)
     result = [
-        Configuration(spec, both_orders=(o == "both"))
+        Configuration(spec, orders=o)  # type: ignore[arg-type]
         for spec in specs
         for o in dict.fromkeys(orders)
     ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from rankpipe.cache import Cache, MemoryCache
 from rankpipe.compare.timecost import CallSample
@@ -37,7 +37,7 @@ class Configuration:
     """A strategy (a spec such as `sparse:sampler=random,budget=4`, or an object) and its orders."""
 
     strategy: str | Strategy
-    both_orders: bool = True
+    orders: Literal["both", "one"] = "both"
 
     @property
     def spec(self) -> str:
@@ -45,7 +45,7 @@ class Configuration:
 
     @property
     def label(self) -> str:
-        return self.spec if self.both_orders else f"{self.spec} (one order)"
+        return self.spec if self.orders == "both" else f"{self.spec} (one order)"
 
 
 @dataclass
@@ -112,7 +112,7 @@ def run_experiment(
             set_judge=forms["set"],
             cache=cache,
             batch_size=batch_size,
-            both_orders=configuration.both_orders,
+            both_orders=configuration.orders == "both",
             progress=progress,
             reuse_reversed=False,
         )

@@ -48,7 +48,7 @@ class Budget:
 class Option:
     label: str
     strategy: str
-    both_orders: bool
+    orders: str
     requests: str
     """pairwise, listwise (a call ranks a block: a larger prompt), mixed, or none."""
     value: float
@@ -106,7 +106,7 @@ class SavedComparison:
                 Option(
                     entry["label"],
                     entry["strategy"],
-                    bool(entry["both_orders"]),
+                    "both" if entry["both_orders"] else "one",
                     str(entry["requests"]),
                     float(entry["metrics"][self.primary]),
                     entry["p_vs_best"].get(self.primary),
@@ -134,7 +134,7 @@ class SavedComparison:
             "--batch-size",
             str(batch_size),
         ]
-        if not option.both_orders:
+        if option.orders != "both":
             words += ["--orders", "one"]
         return shlex.join([*words, "--output", "reranked.trec"])
 

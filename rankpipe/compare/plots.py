@@ -155,7 +155,7 @@ def plot_calls(summary: Summary, path: str | Path) -> None:
                 marker=_marker(row),
                 ms=3,
                 lw=1,
-                ls="-" if row.both_orders else "--",
+                ls="-" if row.orders == "both" else "--",
                 color=colors[row.strategy],
             )
         ax.set_xscale("log", base=2)
@@ -185,14 +185,14 @@ def _colors(rows: Sequence[Row]) -> dict[str, tuple[float, float, float, float]]
 
 
 def _marker(row: Row) -> str:
-    return "o" if row.both_orders else "^"
+    return "o" if row.orders == "both" else "^"
 
 
 def _legend(figure: Figure, rows: Sequence[Row], colors: dict[str, Any]) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=c, marker="o", lw=0, label=spec) for spec, c in colors.items()]
-    if any(not r.both_orders for r in rows):
+    if any(r.orders != "both" for r in rows):
         handles += [
             Line2D([], [], color="0.3", marker="o", ls="-", label="both orders"),
             Line2D([], [], color="0.3", marker="^", ls="--", label="one order"),

@@ -99,7 +99,7 @@ def _write_json(
             {
                 "label": row.label,
                 "strategy": row.strategy,
-                "both_orders": row.both_orders,
+                "both_orders": row.orders == "both",  # the file format's key (version 1)
                 "requests": row.requests,
                 "run": files[row.label][0],
                 "cost": files[row.label][1],
@@ -154,7 +154,7 @@ def _write_csv(summary: Summary, path: Path) -> None:
             writer.writerow(
                 [
                     row.strategy,
-                    row.both_orders,
+                    row.orders == "both",
                     row.requests,
                     *(_number(row.metrics[m], 6) for m in metrics),
                     _number(row.p_vs_best[summary.primary], 6)

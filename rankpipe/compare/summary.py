@@ -38,7 +38,8 @@ class Spend:
 class Row:
     label: str
     strategy: str
-    both_orders: bool
+    orders: str
+    """"both" or "one", as `Reranker(orders=)`."""
     requests: str
     """What the strategy asks: pairwise, listwise, mixed, or none."""
     metrics: dict[str, float]
@@ -178,7 +179,7 @@ def _row(
     return Row(
         configuration.label,
         configuration.spec,
-        configuration.both_orders,
+        configuration.orders,
         REQUESTS.get(frozenset(trial.kinds), "mixed"),
         trial.evaluation.aggregate,
         p_vs_best,

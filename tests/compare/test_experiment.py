@@ -21,12 +21,12 @@ def _judge(demo: Dataset) -> WordCountingJudge:
     return WordCountingJudge(SimulatedJudge(demo.qrels, noise=0.1, seed=3))
 
 
-@pytest.mark.parametrize("both_orders", [True, False])
+@pytest.mark.parametrize("orders", ["both", "one"])
 def test_standalone_cost_does_not_depend_on_what_the_cache_already_holds(
-    demo: Dataset, both_orders: bool
+    demo: Dataset, orders: str
 ) -> None:
     assert demo.qrels is not None
-    bubble = Configuration(Bubble(passes=3), both_orders)
+    bubble = Configuration(Bubble(passes=3), orders)
     alone = run_experiment(
         demo.candidates, demo.qrels, _judge(demo), [bubble], cache=MemoryCache(), batch_size=4
     )
@@ -35,8 +35,8 @@ def test_standalone_cost_does_not_depend_on_what_the_cache_already_holds(
         demo.qrels,
         _judge(demo),
         [
-            Configuration(Bubble(passes=1), both_orders),
-            Configuration(AllPairs(), both_orders),
+            Configuration(Bubble(passes=1), orders),
+            Configuration(AllPairs(), orders),
             bubble,
         ],
         cache=MemoryCache(),
@@ -72,13 +72,13 @@ def test_standalone_cost_does_not_depend_on_what_the_cache_already_holds(
     assert alone_total["prompt_tokens"] > later_total["prompt_tokens"]
     assert later_total["standalone_prompt_tokens"] == alone_total["prompt_tokens"] > 0
     assert sum(c.prompts for c in later.calls) == later_total["inferences"]
-    if both_orders:
+    if orders == "both":
         assert later_total["inferences"] == 0 and later.calls == []
 
 
 def test_telemetry_records_every_judge_call_of_the_comparison(demo: Dataset) -> None:
     assert demo.qrels is not None
-    configurations = [Configuration(Bubble(passes=2)), Configuration(AllPairs(), both_orders=False)]
+    configurations = [Configuration(Bubble(passes=2)), Configuration(AllPairs(), orders="one")]
     experiment = run_experiment(
         demo.candidates, demo.qrels, _judge(demo), configurations, batch_size=16
     )

@@ -29,7 +29,7 @@ def experiment(demo: Dataset) -> Experiment:
     assert demo.qrels is not None
     configurations = [
         Configuration(Bubble(passes=1)),
-        Configuration(Bubble(passes=3), both_orders=False),
+        Configuration(Bubble(passes=3), orders="one"),
         Configuration(AllPairs()),
         Configuration("first-stage"),
     ]
