@@ -12,10 +12,9 @@ cost model fitted on this judge (rankpipe/compare/timecost.py)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from rankpipe.cache import Cache, MemoryCache
 from rankpipe.compare.timecost import CallSample
@@ -23,7 +22,7 @@ from rankpipe.cost import CostLedger
 from rankpipe.data.types import Qrels, QueryCandidates, Run, run_from_candidates
 from rankpipe.evaluation.metrics import DEFAULT_METRICS, Evaluation, evaluate
 from rankpipe.executor import Executor
-from rankpipe.forms import FORMS, Form, FormName, judge_of
+from rankpipe.forms import FORMS, FormName, judge_of
 from rankpipe.judges.base import (
     Judge,
 )
@@ -73,9 +72,12 @@ class Experiment:
     """Prompts per judge call in the measured runs (batches span queries)."""
     metrics: tuple[str, ...]
     calls: list[CallRecord] = field(default_factory=list)
-    """Every pairwise and listwise judge call of the comparison, in order."""
-    samples: list[CallSample] = field(default_factory=list)
-    """Every judge call of the comparison (setwise ones too) with its tokens, in order."""
+    """Every judge call of the comparison, of every form, in order."""
+
+    @property
+    def samples(self) -> list[CallSample]:
+        """The calls with their tokens and decoding steps: the time cost model's input."""
+        return [CallSample(c.prompts, c.prompt_tokens, c.steps, c.seconds) for c in self.calls]
 
 
 def run_experiment(
@@ -95,11 +97,8 @@ def run_experiment(
     qids = {item.query.qid for item in items}
     judged = {qid: labels for qid, labels in qrels.items() if qid in qids}
     log: list[CallRecord] = []
-    samples: list[CallSample] = []
     forms = {
-        name: Timed(form, _Metered(form, judge_of(form, judge), samples), log)
-        if judge_of(form, judge) is not None
-        else None
+        name: Timed(form, judge_of(form, judge), log) if judge_of(form, judge) is not None else None
         for name, form in FORMS.items()
     }
     trials = []
@@ -130,25 +129,5 @@ def run_experiment(
         )
     first_stage = evaluate(run_from_candidates(items), judged, metrics)
     return Experiment(
-        trials, first_stage, judge.identity, top_k, batch_size, tuple(metrics), log, samples
+        trials, first_stage, judge.identity, top_k, batch_size, tuple(metrics), log
     )
-
-
-class _Metered:
-    """A judge of one request form that records each call as a CallSample: prompts, prompt
-    tokens, decoding steps (the longest answer less its first token) and seconds; like
-    `telemetry.Timed`, it has its form's method and no other."""
-
-    def __init__(self, form: Form, inner: Any, samples: list[CallSample]) -> None:
-        self.form, self.inner, self.samples = form, inner, samples
-        self.identity, self.reads_text = inner.identity, inner.reads_text
-        setattr(self, form.method, self._call)
-
-    def _call(self, prompts: Sequence[Any]) -> list[Any]:
-        started = time.perf_counter()
-        answers = self.form.ask(self.inner, prompts)
-        seconds = time.perf_counter() - started
-        tokens = sum(a.prompt_tokens for a in answers)
-        steps = max((a.completion_tokens for a in answers), default=1) - 1
-        self.samples.append(CallSample(len(prompts), tokens, max(steps, 0), seconds))
-        return answers

@@ -28,14 +28,17 @@ CALL_KINDS: tuple[CallKind, ...] = tuple(FORMS)
 
 @dataclass(frozen=True)
 class CallRecord:
-    """One judge call: its request form, how many prompts it held, how long it took, and how
-    many retries it needed."""
+    """One judge call: its request form, how many prompts it held, how long it took, how many
+    retries it needed, its prompt tokens and its decoding steps (the longest answer less its first
+    token: the time cost model's input)."""
 
     kind: CallKind
     prompts: int
     seconds: float
     retries: int = 0
     """Requests the judge retried during the call (servers that failed and were asked again)."""
+    prompt_tokens: int = 0
+    steps: int = 0
 
 
 class Timed:
@@ -60,7 +63,11 @@ class Timed:
         answers = self.form.ask(self.inner, prompts)
         seconds = time.perf_counter() - started
         retried = self._retries() - retries
-        self.log.append(CallRecord(self.form.name, len(prompts), seconds, retried))
+        tokens = sum(a.prompt_tokens for a in answers)
+        steps = max(max((a.completion_tokens for a in answers), default=1) - 1, 0)
+        self.log.append(
+            CallRecord(self.form.name, len(prompts), seconds, retried, tokens, steps)
+        )
         return answers
 
     def _retries(self) -> int:
