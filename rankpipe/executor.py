@@ -44,8 +44,8 @@ from rankpipe.cache import AnyJudgment, Cache, Entry, MemoryCache, prompt_key
 from rankpipe.cost import CostLedger, QueryCost
 from rankpipe.data.types import QueryCandidates, Ranking, Run
 from rankpipe.errors import JudgeError
-from rankpipe.forms import FORMS, PAIR, Form, FormName, form_of, members
-from rankpipe.judges.base import Judge, ListJudge, PairPrompt, SetJudge, listwise_form, setwise_form
+from rankpipe.forms import FORMS, PAIR, Form, FormName, form_of, judge_of, members
+from rankpipe.judges.base import Judge, ListJudge, PairPrompt, SetJudge
 from rankpipe.strategies.aggregate import ScoredOrder
 from rankpipe.strategies.base import Comparison, Request, Strategy, StrategyRun, check_permutation
 
@@ -127,10 +127,10 @@ class Executor:
             raise ValueError("batch_size must be at least 1")
         if max_invalid_retries < 0:
             raise ValueError("max_invalid_retries must be at least 0")
+        given = {"pair": judge, "block": list_judge, "set": set_judge}
         self.judges: dict[FormName, Any] = {
-            "pair": judge,
-            "block": list_judge if list_judge is not None else listwise_form(judge),
-            "set": set_judge if set_judge is not None else setwise_form(judge),
+            name: given[name] if given[name] is not None else judge_of(form, judge)
+            for name, form in FORMS.items()
         }
         self.cache: Cache = cache if cache is not None else MemoryCache()
         self.batch_size = batch_size
@@ -279,7 +279,7 @@ class Session:
                 seconds = time.perf_counter() - started
             for job in jobs:
                 job.cost.wall_s += seconds
-                self._answer(job)
+                self._hand_back(job)
         finished, self._finished = self._finished, []
         return finished
 
@@ -315,7 +315,7 @@ class Session:
         job.requests = requests
         self._jobs[job.key] = job
 
-    def _answer(self, job: _Job) -> None:
+    def _hand_back(self, job: _Job) -> None:
         """Hand a job its round's answers (or its error, when it failed)."""
         if job.error is not None:
             self._jobs.pop(job.key, None)
@@ -450,7 +450,6 @@ class Session:
         owners; a failed batch's finished answers too, before the error goes on (or, isolating
         failures, before its queries are failed)."""
         judge = self.executor.judge_for(form)
-        keys = [k for k in keys if any(o.error is None for o in needs[k].owners)]
         size = self.executor.batch_size
         for start in range(0, len(keys), size):
             batch = [
