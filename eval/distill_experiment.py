@@ -246,7 +246,7 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
 
 def retrieval_phase(args, results, dl19, top100, folds, configs, wanted) -> None:  # noqa: ANN001
     corpus = subcorpus(data_dir())
-    index = args.out / "index"
+    index = args.out / f"index-{os.getpid()}"  # two processes may retrieve at once
     if ("retrieval:baseline", -1) not in finished(results):
         started = time.perf_counter()
         ndcg = retrieve_ndcg(DEFAULT_STUDENT, corpus, index, list(top100.values()), dl19.qrels)
