@@ -26,6 +26,7 @@ pair off 0.5) teaches nothing: it is left out, logged and listed in `skipped`.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -238,10 +239,10 @@ def data_files(folder: Path) -> list[Path]:
 
 
 def load_training_set(folder: str | Path) -> TrainingSet:
-    """Read a folder written by `save_training_set` (InputError when it is not one)."""
-    import pyarrow as pa
+    """Read a folder written by `save_training_set` or `write_shards` (InputError when it is not
+    one). The set comes back memory-mapped (`memory_mapped`): reading it holds one record batch,
+    not the set, so a 500k-query set trains in the memory of a small one."""
     import pyarrow.parquet as pq
-    from datasets import Dataset
 
     folder = Path(folder)
     files, info_file = data_files(folder), folder / INFO_FILE
@@ -255,14 +256,59 @@ def load_training_set(folder: str | Path) -> TrainingSet:
         info = TrainingSetInfo(**json.loads(info_file.read_text()))
     except (json.JSONDecodeError, TypeError) as error:
         raise InputError(f"{info_file}: not a training set description ({error})") from None
-    table = pa.concat_tables([pq.read_table(f) for f in files])
-    missing = [c for c in COLUMNS if c not in table.column_names]
-    if missing:
-        raise InputError(f"{data_file}: lacks the columns {', '.join(missing)}")
-    data = Dataset(table.select(list(COLUMNS))).cast(features())
-    if sum(len(p) for p in data["pairs"]) == 0:
+    for file in files:
+        missing = [c for c in COLUMNS if c not in pq.read_schema(file).names]
+        if missing:
+            raise InputError(f"{file}: lacks the columns {', '.join(missing)}")
+    data = memory_mapped(files)
+    if pair_count(data) == 0:
         raise InputError(f"{data_file}: the training set has no judged pairs: nothing to distill")
     return TrainingSet(data, info)
+
+
+def memory_mapped(files: Sequence[Path], batch_rows: int = 1000) -> Any:
+    """The parquet `files` as one memory-mapped `datasets.Dataset`: copied a record batch at a
+    time into an Arrow stream file in a temporary folder (removed at exit), which the Dataset maps
+    (what `datasets` itself does with its cache files; `Dataset.from_parquet` would write the same
+    copy into the user's Hugging Face cache and keep it there). Later `map`s write beside it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Dataset
+
+    schema = features().arrow_schema
+    scratch = Path(tempfile.mkdtemp(prefix="rankpipe-training-set-"))
+    atexit.register(shutil.rmtree, scratch, True)
+    path = scratch / "data.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        for file in files:
+            for batch in pq.ParquetFile(file).iter_batches(batch_rows, columns=list(COLUMNS)):
+                writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+    return Dataset.from_file(str(path))
+
+
+def arrow_batches(data: Any, column: str, batch_rows: int = 1000) -> Iterator[Any]:
+    """`column` of `data` (a Dataset, selections honoured) as Arrow arrays, a batch at a time."""
+    for batch in data.select_columns([column]).with_format("arrow").iter(batch_rows):
+        yield batch[column]
+
+
+def pair_count(data: Any) -> int:
+    """The number of judged pairs in `data`, read a batch at a time."""
+    import pyarrow.compute as pc
+
+    return sum(
+        int(pc.sum(pc.list_value_length(b)).as_py() or 0) for b in arrow_batches(data, "pairs")
+    )
+
+
+def longest(data: Any, column: str) -> int:
+    """The longest list in `data`'s list column `column`, read a batch at a time."""
+    import pyarrow.compute as pc
+
+    return max(
+        (int(pc.max(pc.list_value_length(b)).as_py() or 0) for b in arrow_batches(data, column)),
+        default=0,
+    )
 
 
 @contextlib.contextmanager

@@ -32,6 +32,7 @@ from rankpipe.distill.config import TrainConfig
 from rankpipe.distill.dataset import (
     TrainingSet,
     build_training_set,
+    pair_count,
     save_training_set,
     staged_folder,
     write_shards,
@@ -248,8 +249,7 @@ def distill_training_set(
     if rounds > 1 and next_round is None:
         raise InputError("rounds > 1 needs the teacher and candidates: use distill()")
     dev_ids = split_dev(mined.data["qid"], dev_fraction, dev_queries, seed=training.seed)
-    rows = [row for row in mined.data if row["qid"] in dev_ids]
-    dev = DevSet.from_rows(rows, qrels) if dev_ids else None
+    dev = DevSet.from_rows(list(rows_of(mined, dev_ids)), qrels) if dev_ids else None
     part, ledger = without(mined, dev_ids), ledger or CostLedger()
     if rounds > 1 and not main_process():
         raise InputError("rounds > 1 run in one process (each round's student is read back)")
@@ -313,13 +313,20 @@ def mine_training_set(
     return built, mined.ledger
 
 
+def rows_of(training: TrainingSet, qids: set[str], keep: bool = True) -> Any:
+    """The rows of `training` whose qid is in `qids` (not in it, with keep=False): a selection
+    of the same (possibly memory-mapped) data, nothing copied."""
+    chosen = [n for n, qid in enumerate(training.data["qid"]) if (qid in qids) == keep]
+    return training.data.select(chosen)
+
+
 def without(training: TrainingSet, qids: set[str]) -> TrainingSet:
     """The training set less the queries `qids` (the dev queries)."""
     if not qids:
         return training
-    data = training.data.filter(lambda row: row["qid"] not in qids)
-    pairs = sum(len(p) for p in data["pairs"])
-    return TrainingSet(data, replace(training.info, queries=len(data), judged_pairs=pairs))
+    data = rows_of(training, qids, keep=False)
+    info = replace(training.info, queries=len(data), judged_pairs=pair_count(data))
+    return TrainingSet(data, info)
 
 
 def corpus_of(items: Iterable[QueryCandidates]) -> dict[str, str]:

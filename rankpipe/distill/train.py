@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rankpipe.distill.config import DEFAULT_STUDENT, Schedule, TrainConfig, plan
-from rankpipe.distill.dataset import TrainingSet, pairs_of, staged_folder
+from rankpipe.distill.dataset import TrainingSet, longest, pairs_of, staged_folder
 from rankpipe.distill.dev import DevScore, DevSet, Selection, selection_callback
 from rankpipe.distill.losses import PairDistillLoss, flat_label
 from rankpipe.errors import InputError
@@ -106,20 +106,26 @@ def load_student(name: str, device: str | None = None, card: Any = None) -> Any:
 
 def training_rows(data: Any, group_size: int | None = None) -> Any:
     """The flattened layout the trainer feeds to PairDistillLoss: query, passage_0..passage_{k-1}
-    ("" where a query has fewer candidates) and label (k scores, then the k x k pair matrix)."""
-    from datasets import Dataset
+    ("" where a query has fewer candidates) and label (k scores, then the k x k pair matrix).
+    Built with `Dataset.map` a batch at a time: a memory-mapped set gives memory-mapped rows."""
+    k = group_size or longest(data, "passages")
 
-    k = group_size or max(len(p) for p in data["passages"])
-    rows: dict[str, list[Any]] = {"query": []}
-    rows.update({f"passage_{i}": [] for i in range(k)})
-    rows["label"] = []
-    for row in data:
-        passages = list(row["passages"][:k]) + [""] * (k - min(len(row["passages"]), k))
-        rows["query"].append(row["query"])
-        for i, text in enumerate(passages):
-            rows[f"passage_{i}"].append(text)
-        rows["label"].append(flat_label(row["teacher_scores"], pairs_of(row), k))
-    return Dataset.from_dict(rows)
+    def flatten(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        rows: dict[str, list[Any]] = {"query": list(batch["query"])}
+        rows.update({f"passage_{i}": [] for i in range(k)})
+        rows["label"] = []
+        for passages, scores, pairs in zip(
+            batch["passages"], batch["teacher_scores"], batch["pairs"], strict=True
+        ):
+            padded = list(passages[:k]) + [""] * (k - min(len(passages), k))
+            for i, text in enumerate(padded):
+                rows[f"passage_{i}"].append(text)
+            rows["label"].append(flat_label(scores, pairs_of({"pairs": pairs}), k))
+        return rows
+
+    return data.map(
+        flatten, batched=True, batch_size=256, remove_columns=data.column_names, desc="Flatten"
+    )
 
 
 def train_student(

@@ -94,3 +94,37 @@ def test_a_set_without_judged_pairs_is_refused(tmp_path: Path) -> None:
     (tmp_path / "not-a-set").mkdir()
     with pytest.raises(InputError, match="not a distillation training set"):
         load_training_set(tmp_path / "not-a-set")
+
+
+def test_shards_come_back_memory_mapped_and_train_the_same(tmp_path: Path) -> None:
+    """Read back from shards, the set is an Arrow file the Dataset maps (not a table in memory),
+    and the trainer's rows and the dev split off it equal those of the set held in memory."""
+    from rankpipe.distill.dataset import pair_count, write_shards
+    from rankpipe.distill.pipeline import without
+    from rankpipe.distill.train import training_rows
+
+    queries = [
+        MinedQuery(item(f"q{n}", [3.0, 2.0, 1.0][: 2 + n % 2]), ((0, 1, 0.8 - n / 20),))
+        for n in range(6)
+    ]
+    shards = [build_training_set(mined(*queries[:4])), build_training_set(mined(*queries[4:]))]
+    write_shards(((s, CostLedger()) for s in shards), tmp_path / "set")
+    back = load_training_set(tmp_path / "set")
+    assert back.data.cache_files  # memory-mapped from a file, not an in-memory table
+    whole = build_training_set(mined(*queries))
+    assert back.data.to_list() == whole.data.to_list()
+    # labels hold NaN for pairs not judged: compare their reprs
+    assert repr(training_rows(back.data).to_list()) == repr(training_rows(whole.data).to_list())
+    assert training_rows(back.data).column_names == [
+        "query",
+        "passage_0",
+        "passage_1",
+        "passage_2",
+        "label",
+    ]
+    part = without(back, {"q1", "q4"})
+    assert part.data["qid"] == ["q0", "q2", "q3", "q5"]
+    assert part.info.queries == 4 and part.info.judged_pairs == pair_count(part.data) == 4
+    assert repr(training_rows(part.data).to_list()) == repr(
+        training_rows(without(whole, {"q1", "q4"}).data).to_list()
+    )
