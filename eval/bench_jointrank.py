@@ -182,8 +182,8 @@ def main() -> None:
     lines += [
         "## Two stages: JointRank, then pairwise refinement of its top 20",
         "",
-        "Pairwise comparisons in one order (`--orders one`); the `sim` judge's pairwise noise flips "
-        "a preference with probability `noise` (listwise noise as above).",
+        "Pairwise comparisons in one order (`--orders one`); the `sim` judge's pairwise noise "
+        "flips a preference with probability `noise` (listwise noise as above).",
         "",
         "| strategy | what | inferences | rounds | "
         + " | ".join(f"noise {n}" for n in NOISES)

@@ -21,7 +21,8 @@ def sources(rev: str | None) -> dict[str, str]:
     """Path -> text of every .py file under rankpipe/ at `rev` (the working tree when None)."""
     if rev is None:
         return {
-            str(p.relative_to(REPO)): p.read_text() for p in sorted((REPO / "rankpipe").rglob("*.py"))
+            str(p.relative_to(REPO)): p.read_text()
+            for p in sorted((REPO / "rankpipe").rglob("*.py"))
         }
     names = subprocess.run(
         ["git", "ls-tree", "-r", "--name-only", rev, "rankpipe"],
@@ -66,7 +67,7 @@ def main() -> None:
         lines[package] += count
         modules[package].append(f"{Path(path).name} ({count})")
         longest += functions(path, text)
-    print(f"| package | lines | modules (lines) |\n|---|---|---|")
+    print("| package | lines | modules (lines) |\n|---|---|---|")
     for package in sorted(lines):
         print(f"| `{package}` | {lines[package]:,} | {', '.join(sorted(modules[package]))} |")
     print(f"| total | {sum(lines.values()):,} | {len(files)} files |")

@@ -43,9 +43,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SUMMED = (
-    "comparisons", "unique_comparisons", "prompts", "cache_hits", "inferences",
-    "standalone_inferences", "judge_calls", "prompt_tokens", "completion_tokens",
-    "invalid_answers", "wall_s", "standalone_prompt_tokens", "standalone_completion_tokens",
+    "comparisons",
+    "unique_comparisons",
+    "prompts",
+    "cache_hits",
+    "inferences",
+    "standalone_inferences",
+    "judge_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "invalid_answers",
+    "wall_s",
+    "standalone_prompt_tokens",
+    "standalone_completion_tokens",
     "prefix_reused_tokens",
 )
 

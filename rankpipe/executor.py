@@ -36,14 +36,14 @@ import threading
 import time
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from tqdm.auto import tqdm
 
 from rankpipe.cache import AnyJudgment, Cache, Entry, MemoryCache, prompt_key
 from rankpipe.cost import CostLedger, QueryCost
 from rankpipe.data.types import QueryCandidates, Ranking, Run
-from rankpipe.errors import JudgeError
+from rankpipe.errors import InputError, JudgeError
 from rankpipe.forms import FORMS, PAIR, Form, FormName, form_of, judge_of, members
 from rankpipe.judges.base import Judge, ListJudge, PairPrompt, SetJudge
 from rankpipe.strategies.aggregate import ScoredOrder
@@ -105,6 +105,19 @@ class Done:
     key: Hashable
     outcome: Outcome | None
     error: BaseException | None = None
+
+
+Orders = Literal["both", "one"]
+ORDERS: tuple[Orders, ...] = ("both", "one")
+
+
+def asks_both(orders: str) -> bool:
+    """Whether `orders` ("both": (A,B) and (B,A), averaged; "one": (A,B) only) asks both orders:
+    the one check behind Reranker(orders=), compare's Configuration, distill's MiningSettings and
+    the CLIs' --orders."""
+    if orders not in ORDERS:
+        raise InputError(f"orders must be one of {', '.join(ORDERS)}, got {orders!r}")
+    return orders == "both"
 
 
 class Executor:

@@ -97,9 +97,7 @@ def option(
 ) -> Any:
     """Declare an option as a dataclass field: its default, help text, range and whether it is part
     of the cache identity. Parsing, validation, `--help` text and identities follow from it."""
-    return field(
-        default=default, metadata={"option": OptionInfo(help, minimum, maximum, identity)}
-    )
+    return field(default=default, metadata={"option": OptionInfo(help, minimum, maximum, identity)})
 
 
 def declared(cls: type) -> dict[str, dataclasses.Field[Any]]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from rankpipe.cache import Cache, MemoryCache, SQLiteCache, default_cache_path
 from rankpipe.cost import CostLedger
 from rankpipe.data.types import Qrels, QueryCandidates, Ranking, Run, run_from_candidates
 from rankpipe.errors import InputError
-from rankpipe.executor import Executor, Outcome
+from rankpipe.executor import Executor, Orders, Outcome, asks_both
 from rankpipe.judges.base import Judge
 from rankpipe.judges.spec import make_judge
 from rankpipe.scheduler import Scheduler
@@ -47,7 +47,6 @@ class CacheDefault(Enum):
 
 
 DEFAULT_CACHE = CacheDefault.DEFAULT
-ORDERS = ("both", "one")
 
 
 @dataclass(frozen=True)
@@ -93,13 +92,12 @@ class Reranker:
         *,
         cache: str | Path | Cache | CacheDefault | None = DEFAULT_CACHE,
         batch_size: int = 32,
-        orders: Literal["both", "one"] = "both",
+        orders: Orders = "both",
         reuse_reversed: bool = False,
         qrels: Qrels | None = None,
         progress: bool = False,
     ) -> None:
-        if orders not in ORDERS:
-            raise InputError(f"orders must be one of {', '.join(ORDERS)}, got {orders!r}")
+        both = asks_both(orders)
         if top_k < 1 or (depth is not None and depth < 1):
             raise InputError(f"top_k and depth must be at least 1, got {top_k} and {depth}")
         if batch_size < 1:
@@ -118,7 +116,7 @@ class Reranker:
             self.judge,
             cache=self.cache,
             batch_size=batch_size,
-            both_orders=orders == "both",
+            both_orders=both,
             reuse_reversed=reuse_reversed,
             progress=progress,
         )

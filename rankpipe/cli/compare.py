@@ -27,6 +27,7 @@ from rankpipe.compare.report import RESULTS_FILE, cost_batch_size, write_report
 from rankpipe.compare.summary import summarize
 from rankpipe.compare.timecost import DEVICE_FIGURES, TimeCostModel, load_cost_model
 from rankpipe.errors import InputError
+from rankpipe.executor import ORDERS
 from rankpipe.judges.spec import make_judge
 from rankpipe.strategies.registry import make_strategy
 
@@ -172,7 +173,7 @@ def configurations(args: argparse.Namespace) -> list[Configuration]:
     if not specs:
         raise InputError("give strategies with --strategies NAME,NAME or --strategy SPEC")
     orders = [o.strip() for o in args.orders.split(",") if o.strip()]
-    if not orders or any(o not in ("both", "one") for o in orders):
+    if not orders or any(o not in ORDERS for o in orders):
         raise InputError(f"--orders must be both, one, or one,both; got {args.orders!r}")
     for spec in specs:
         make_strategy(spec)

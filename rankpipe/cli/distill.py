@@ -19,6 +19,7 @@ from rankpipe.data.topics import read_topics
 from rankpipe.data.trec import read_qrels, read_run
 from rankpipe.distill.options import add_training_arguments, read_qids, train_config
 from rankpipe.errors import InputError, JudgeError
+from rankpipe.executor import ORDERS
 
 DEPTH = 30
 
@@ -80,16 +81,11 @@ def add_mining_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size", type=positive_int, default=32, help="prompts per judge call (default 32)"
     )
-    orders = parser.add_mutually_exclusive_group()
-    orders.add_argument(
-        "--both-orders",
-        dest="both_orders",
-        action="store_true",
-        default=True,
-        help="ask (A,B) and (B,A) and average (default)",
-    )
-    orders.add_argument(
-        "--one-order", dest="both_orders", action="store_false", help="ask (A,B) only"
+    parser.add_argument(
+        "--orders",
+        choices=ORDERS,
+        default="both",
+        help="both: ask (A,B) and (B,A) and average (the default); one: ask (A,B) only",
     )
     parser.add_argument(
         "--rank-with",
@@ -266,7 +262,7 @@ def inputs(args: argparse.Namespace):  # noqa: ANN201 - (items, qrels, judge, Mi
         keep=args.keep if rank_with else None,
         depth=args.depth,
         batch_size=args.batch_size,
-        both_orders=args.both_orders,
+        orders=args.orders,
         scores=args.scores if run is None else "run",
         score_run=run,
         score_run_name=args.scores if run is not None else "",

@@ -27,6 +27,7 @@ from rankpipe.data.trec import format_run, write_run
 from rankpipe.data.types import Qrels, QueryCandidates, run_from_candidates
 from rankpipe.errors import InputError
 from rankpipe.evaluation.metrics import evaluate
+from rankpipe.executor import ORDERS
 from rankpipe.judges.spec import backends_help
 from rankpipe.reranker import Reranker, RerankResult
 from rankpipe.strategies.base import Strategy
@@ -84,7 +85,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--orders",
-        choices=("both", "one"),
+        choices=ORDERS,
         default="both",
         help="both: ask (A,B) and (B,A) and average, PRP's fix for position bias (the default); "
         "one: ask (A,B) only",

@@ -13,6 +13,7 @@ import sys
 
 from rankpipe.cli.inputs import add_cache_arguments, cache_path, positive_int
 from rankpipe.errors import InputError
+from rankpipe.executor import ORDERS
 from rankpipe.extras import require
 
 HELP = "serve reranking over HTTP (the Cohere/Jina/vLLM rerank API), batching across requests"
@@ -49,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch-size", type=positive_int, default=32, help="prompts per judge call (default 32)"
     )
-    parser.add_argument("--orders", choices=("both", "one"), default="both", help="as for rerank")
+    parser.add_argument("--orders", choices=ORDERS, default="both", help="as for rerank")
     parser.add_argument(
         "--max-chars", type=positive_int, default=20_000, help="per document (default 20000)"
     )

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from rankpipe.cache import Cache, MemoryCache
 from rankpipe.compare.timecost import CallSample
 from rankpipe.cost import CostLedger
 from rankpipe.data.types import Qrels, QueryCandidates, Run, run_from_candidates
 from rankpipe.evaluation.metrics import DEFAULT_METRICS, Evaluation, evaluate
-from rankpipe.executor import Executor
+from rankpipe.executor import Executor, Orders, asks_both
 from rankpipe.forms import FORMS, FormName, judge_of
 from rankpipe.judges.base import (
     Judge,
@@ -36,7 +35,10 @@ class Configuration:
     """A strategy (a spec such as `sparse:sampler=random,budget=4`, or an object) and its orders."""
 
     strategy: str | Strategy
-    orders: Literal["both", "one"] = "both"
+    orders: Orders = "both"
+
+    def __post_init__(self) -> None:
+        asks_both(self.orders)
 
     @property
     def spec(self) -> str:
@@ -111,7 +113,7 @@ def run_experiment(
             set_judge=forms["set"],
             cache=cache,
             batch_size=batch_size,
-            both_orders=configuration.orders == "both",
+            both_orders=asks_both(configuration.orders),
             progress=progress,
             reuse_reversed=False,
         )
@@ -128,6 +130,4 @@ def run_experiment(
             )
         )
     first_stage = evaluate(run_from_candidates(items), judged, metrics)
-    return Experiment(
-        trials, first_stage, judge.identity, top_k, batch_size, tuple(metrics), log
-    )
+    return Experiment(trials, first_stage, judge.identity, top_k, batch_size, tuple(metrics), log)

@@ -19,7 +19,14 @@ if TYPE_CHECKING:
 
 REQUIRED = ("qid", "query", "docno", "text")
 RESULT_COLUMNS = (
-    "qid", "query", "docno", "text", "score", "rank", "first_stage_score", "first_stage_rank",
+    "qid",
+    "query",
+    "docno",
+    "text",
+    "score",
+    "rank",
+    "first_stage_score",
+    "first_stage_rank",
 )
 
 
@@ -77,8 +84,15 @@ def results_frame(
         for rank, (docid, score) in enumerate(zip(ranking.docids, ranking.scores, strict=True)):
             position, candidate = first[docid]
             rows.append(
-                (item.query.qid, item.query.text, docid, candidate.text, score, rank,
-                 candidate.score, position)
+                (
+                    item.query.qid,
+                    item.query.text,
+                    docid,
+                    candidate.text,
+                    score,
+                    rank,
+                    candidate.score,
+                    position,
+                )
             )
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-

@@ -41,6 +41,7 @@ from rankpipe.distill.dev import DevScore, DevSet, split_dev
 from rankpipe.distill.mining import PairRule, mine_pairs
 from rankpipe.distill.train import TrainResult, check_student, processes, train_student
 from rankpipe.errors import InputError
+from rankpipe.executor import Orders, asks_both
 from rankpipe.judges.base import Judge
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,15 @@ class MiningSettings:
     depth: int = 30
     """Candidates the student retrieves per training query in rounds after the first."""
     batch_size: int = 32
-    both_orders: bool = True
+    orders: Orders = "both"
+    """both: ask (A,B) and (B,A) and average; one: (A,B) only (as `Reranker(orders=)`)."""
     scores: str = "bradley-terry"
     """Pointwise teacher scores: bradley-terry (over the mined pairs), first-stage, or `run`."""
     score_run: Mapping[str, Ranking] | None = None
     score_run_name: str = ""
+
+    def __post_init__(self) -> None:
+        asks_both(self.orders)
 
 
 @dataclass(frozen=True)
@@ -302,7 +307,7 @@ def mine_training_set(
         mining.rule,
         cache=cache,
         batch_size=mining.batch_size,
-        both_orders=mining.both_orders,
+        both_orders=asks_both(mining.orders),
         progress=progress,
         rank_with=mining.rank_with,
         rank_top_k=mining.rank_top_k,

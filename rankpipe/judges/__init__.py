@@ -4,6 +4,13 @@ from rankpipe.judges.base import BlockJudgment, BlockPrompt, Judge, Judgment, Li
 from rankpipe.judges.spec import make_judge, make_list_judge, parse_spec
 
 __all__ = [
-    "BlockJudgment", "BlockPrompt", "Judge", "Judgment", "ListJudge", "PairPrompt",
-    "make_judge", "make_list_judge", "parse_spec",
+    "BlockJudgment",
+    "BlockPrompt",
+    "Judge",
+    "Judgment",
+    "ListJudge",
+    "PairPrompt",
+    "make_judge",
+    "make_list_judge",
+    "parse_spec",
 ]

@@ -158,7 +158,10 @@ def forward_rows(
     kept = []
     for i, row in enumerate(rows):
         n, start = len(row.tokens), row.prefix_length
-        kept.append(torch.cat(
-            (full[:, :, i, :, past - start : past], full[:, :, i, :, past + width - n :]), dim=-2
-        ))
+        kept.append(
+            torch.cat(
+                (full[:, :, i, :, past - start : past], full[:, :, i, :, past + width - n :]),
+                dim=-2,
+            )
+        )
     return logprobs, kept

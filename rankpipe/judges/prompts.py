@@ -68,9 +68,9 @@ def prompt_dirs() -> list[Path]:
 
 RENDERING = 2
 """The version of the rules that render a template into a prompt, part of every digest: 2 cuts the
-query to `max_words` too (before, only passages were cut), which changes the prompts of long queries,
-so the hf, vllm and openai judges' identities changed with it (their earlier cached answers are not
-served for the new prompts)."""
+query to `max_words` too (before, only passages were cut), which changes the prompts of long
+queries, so the hf, vllm and openai judges' identities changed with it (their earlier cached
+answers are not served for the new prompts)."""
 
 
 @dataclass(frozen=True)

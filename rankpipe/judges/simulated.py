@@ -217,9 +217,7 @@ def _counter(options: SimOptions) -> TokenCounter | None:
             "tokens=false drops the counts without this warning"
         )
         return None
-    return TokenCounter(
-        options.tokenizer, options.prompt, options.list_prompt, options.set_prompt
-    )
+    return TokenCounter(options.tokenizer, options.prompt, options.list_prompt, options.set_prompt)
 
 
 pairwise_judge = _build

@@ -1,10 +1,10 @@
 """Judge spec strings, the same on the CLI and in Python: `BACKEND:ARG[,key=value,...]`.
 
-    hf:HuggingFaceTB/SmolLM2-135M-Instruct,batch_size=16
-    vllm:Qwen/Qwen2.5-7B-Instruct,tensor_parallel_size=2
-    openai:MODEL@http://localhost:8000/v1,concurrency=8
-    embed:sentence-transformers/all-MiniLM-L6-v2,temperature=0.05
-    sim:qrels=qrels.txt,noise=0.1,seed=1
+hf:HuggingFaceTB/SmolLM2-135M-Instruct,batch_size=16
+vllm:Qwen/Qwen2.5-7B-Instruct,tensor_parallel_size=2
+openai:MODEL@http://localhost:8000/v1,concurrency=8
+embed:sentence-transformers/all-MiniLM-L6-v2,temperature=0.05
+sim:qrels=qrels.txt,noise=0.1,seed=1
 """
 
 from __future__ import annotations

@@ -65,9 +65,7 @@ class Timed:
         retried = self._retries() - retries
         tokens = sum(a.prompt_tokens for a in answers)
         steps = max(max((a.completion_tokens for a in answers), default=1) - 1, 0)
-        self.log.append(
-            CallRecord(self.form.name, len(prompts), seconds, retried, tokens, steps)
-        )
+        self.log.append(CallRecord(self.form.name, len(prompts), seconds, retried, tokens, steps))
         return answers
 
     def _retries(self) -> int:

@@ -370,13 +370,15 @@ class TransformersJudge:
         answers = []
         for scores in self.choice_logprobs(prompts):
             p_a, valid = pair_answer(scores.first, scores.second, self.min_mass)
-            answers.append(Judgment(
-                p_a=p_a,
-                prompt_tokens=scores.prompt_tokens,
-                completion_tokens=1,
-                valid=valid,
-                prefix_reused_tokens=scores.prefix_reused_tokens,
-            ))
+            answers.append(
+                Judgment(
+                    p_a=p_a,
+                    prompt_tokens=scores.prompt_tokens,
+                    completion_tokens=1,
+                    valid=valid,
+                    prefix_reused_tokens=scores.prefix_reused_tokens,
+                )
+            )
         warn_unusable(log, self.identity, answers, unchosen(self.template.choices, self.min_mass))
         return answers
 
@@ -386,9 +388,14 @@ class TransformersJudge:
         template, tokenizer = self.set_template, self.loaded.tokenizer
         prefix = "" if self.loaded.seq2seq else template.answer_prefix
         encoded = [
-            encode_prompt(tokenizer, render(
-                tokenizer, template.set_messages(p.query.text, [c.text for c in p.passages]), prefix
-            ))
+            encode_prompt(
+                tokenizer,
+                render(
+                    tokenizer,
+                    template.set_messages(p.query.text, [c.text for c in p.passages]),
+                    prefix,
+                ),
+            )
             for p in prompts
         ]
         self._check_fits(encoded, answer_tokens=1)

@@ -85,7 +85,6 @@ from rankpipe.options import canonical
 log = logging.getLogger(__name__)
 
 
-
 def load_engine(
     model: str,
     dtype: str,

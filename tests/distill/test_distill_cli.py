@@ -215,3 +215,36 @@ def test_a_judge_failing_midway_exits_1_and_the_rerun_resumes(
     printed = capsys.readouterr().out
     # 10 queries x 6 pairs x 2 orders = 120 prompts; the first run finished 2 batches of 20
     assert "120 pairs" not in printed and "60 pairs, 80 inferences" in printed
+
+
+def test_orders_is_spelled_as_for_rerank(tmp_path: Path) -> None:
+    """--orders one asks each mined pair once (half the inferences of --orders both, recorded in
+    the set); the old --one-order/--both-orders spellings are refused, as for rerank."""
+    counts = {}
+    for orders in ("both", "one"):
+        out = tmp_path / orders
+        flags = ["--out", str(out), "--mine-only", "--no-cache", "--orders", orders]
+        assert main(["distill", *MINE, *flags]) == 0
+        info = load_training_set(out).info
+        counts[orders] = (info.inferences, info.judged_pairs, info.both_orders)
+    assert counts["both"][2] is True and counts["one"][2] is False
+    assert counts["both"][1] == counts["one"][1] and counts["both"][0] == 2 * counts["one"][0]
+    for old in ("--one-order", "--both-orders"):
+        with pytest.raises(SystemExit) as refused:
+            main(["distill", *MINE, "--out", str(tmp_path / "x"), "--mine-only", old])
+        assert refused.value.code == 2
+
+
+def test_orders_outside_both_and_one_are_refused_everywhere() -> None:
+    from rankpipe import Reranker
+    from rankpipe.compare.experiment import Configuration
+    from rankpipe.distill.pipeline import MiningSettings
+    from rankpipe.errors import InputError
+
+    for make in (
+        lambda: Reranker("sim", "heapsort", orders="twice"),  # type: ignore[arg-type]
+        lambda: Configuration("heapsort", orders="twice"),  # type: ignore[arg-type]
+        lambda: MiningSettings(orders="twice"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(InputError, match="orders must be one of both, one, got 'twice'"):
+            make()
