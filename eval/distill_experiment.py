@@ -3,7 +3,9 @@
 (the teacher ranks each training query's BM25 top 30 with heapsort, window pairs over its top 20,
 training on its top 20 with in-batch negatives, at least 40 steps, a 20 % dev split of the training
 queries, label-free selection by agreement with the teacher), each training run giving two
-students: the selected one (`TEACHER/select`) and its last step (`TEACHER/last`, no selection).
+students: the selected one (`TEACHER/select-se1`: the best step on the dev queries when it beats
+step 0 by more than one standard error, `--select-margin`; `TEACHER/select` for margin 0, the rule
+before 2026-12-07) and its last step (`TEACHER/last`, no selection).
 Teachers: `sim:noise=0`, `sim:noise=0.2`, `embed:all-MiniLM-L6-v2` (self-distillation) and
 `labels` (supervised: the same trainer with the relevance labels as the teacher: sim at noise 0
 for the pairs, the labels as pointwise scores, selection by dev nDCG@10 on the labels).
@@ -103,6 +105,13 @@ def main() -> None:
     parser.add_argument("--retrieve", default="", help="configurations that also retrieve")
     parser.add_argument("--no-train", action="store_true", help="only the retrieval phase")
     parser.add_argument(
+        "--select-margin",
+        type=float,
+        default=1.0,
+        help="TrainConfig.select_margin; the selected student is named TEACHER/select for 0 "
+        "(the rule before 2026-12-07), TEACHER/select-seM for M > 0",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -135,11 +144,15 @@ def main() -> None:
         cache = MemoryCache()  # one teacher's judgments, shared by its folds
         for f in wanted:
             name = teacher if args.rounds == 1 else f"{teacher}-r{args.rounds}"
-            if (f"{name}/select", f) not in finished(results):
+            if (f"{name}/{select_name(args.select_margin)}", f) not in finished(results):
                 train_fold(args, results, dl19, top100, folds, teacher, f, cache)
     if args.retrieve:
         retrieval_phase(args, results, dl19, top100, folds, args.retrieve.split(","), wanted)
     summarize(results)
+
+
+def select_name(margin: float) -> str:
+    return "select" if margin == 0 else f"select-se{margin:g}"
 
 
 def finished(results: Path) -> set[tuple[str, int]]:
@@ -175,14 +188,18 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
         mining = MiningSettings(scores="run", score_run=labels, score_run_name="qrels")
         qrels = dl19.qrels
     name = teacher if args.rounds == 1 else f"{teacher}-r{args.rounds}"
-    folder = args.out / "models" / name / f"fold{f}"
+    folder = args.out / "models" / name / f"fold{f}{select_name(args.select_margin)[6:]}"
     last = folder.with_name(f"fold{f}-last")
     started = time.perf_counter()
     result = distill(
         train_items,
         make_judge(TEACHERS[teacher], dl19.qrels),
         folder,
-        training=TrainConfig(max_seq_length=args.train_seq_length, measure_loss=False),
+        training=TrainConfig(
+            max_seq_length=args.train_seq_length,
+            measure_loss=False,
+            select_margin=args.select_margin,
+        ),
         mining=mining,
         qrels=qrels,
         cache=cache,
@@ -222,7 +239,7 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
     baseline = baseline_of(results, "baseline")
     for variant, model, unchanged in (
         ("last", last, False),
-        ("select", folder, result.base_unchanged),
+        (select_name(args.select_margin), folder, result.base_unchanged),
     ):
         started = time.perf_counter()
         if unchanged:

@@ -40,6 +40,9 @@ class TrainConfig:
     """Stop after this many steps (overrides epochs and min_steps)."""
     select: bool = True
     """With a dev set: keep the best evaluated step (step 0 included), else the last."""
+    select_margin: float = 1.0
+    """The best step is kept only when it beats step 0 on the dev queries by more than this many
+    standard errors of the per-query difference (the one-standard-error rule; 0: any gain)."""
     eval_every: int | None = None
     """Steps between dev evaluations (default: a tenth of the run, at least 1)."""
     device: str | None = None
@@ -58,6 +61,7 @@ class TrainConfig:
             ("learning_rate", self.learning_rate >= 0, "non-negative"),
             ("warmup_ratio", 0 <= self.warmup_ratio < 1, "in [0, 1)"),
             ("eval_every", self.eval_every is None or self.eval_every >= 1, "at least 1"),
+            ("select_margin", self.select_margin >= 0, "non-negative"),
         )
         for name, ok, should in limits:
             if not ok:

@@ -11,17 +11,24 @@ queries:
 - `ndcg10` (qrels): nDCG@10 of the student's order of the candidates against the relevance labels
   (gain = label, the ideal from all the query's labels).
 
-The selection measure is `ndcg10` when qrels are given, else `agreement`. A later checkpoint
-replaces the kept one only when it scores strictly higher, so when nothing beats the untrained
-student, the output is the untrained student.
+The selection measure is `ndcg10` when qrels are given, else `agreement`. The best evaluated step
+(the highest mean; a tie keeps the earlier) is kept only when it beats step 0 (the student as the
+round began) by more than `margin` standard errors of their per-query difference on the dev
+queries; else step 0 is kept. This is the one-standard-error rule (Breiman et al. 1984; Hastie,
+Tibshirani and Friedman, The Elements of Statistical Learning, 7.10) between the best step and the
+simplest choice, training nothing: at DL19's scale a dev split has 6-9 queries, and a best step
+chosen among ten evaluations on them is often better there by chance only (eval/results/
+distill.md: with margin 0, one fold in five lost 0.0115 nDCG@10 on its held-out queries). Margin 0
+keeps any best step with a higher mean.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rankpipe.data.types import Qrels
@@ -40,6 +47,8 @@ class DevScore:
     teacher_ndcg: float
     ndcg10: float | None = None
     round: int = 0
+    per_query: dict[str, float] = field(default_factory=dict, compare=False)
+    """The selection measure by dev query (queries where it is undefined left out)."""
 
     def value(self, measure: str) -> float:
         value = getattr(self, measure)
@@ -159,8 +168,11 @@ def score_query(query: DevQuery, scores: Sequence[float], qrels: Qrels | None) -
     return measures
 
 
-def score_student(model: Any, dev: DevSet, step: int = 0, round: int = 0) -> DevScore:
-    """The dev measures of a SentenceTransformer (cosine of query and passage embeddings)."""
+def score_student(
+    model: Any, dev: DevSet, step: int = 0, round: int = 0, measure: str | None = None
+) -> DevScore:
+    """The dev measures of a SentenceTransformer (cosine of query and passage embeddings), with the
+    selection measure (`measure`, default the dev set's) per query."""
     import torch
 
     texts = sorted({p for q in dev.queries for p in q.passages})
@@ -177,31 +189,53 @@ def score_student(model: Any, dev: DevSet, step: int = 0, round: int = 0) -> Dev
         )
     model.train(was_training)
     where = {text: i for i, text in enumerate(texts)}
-    per_measure: dict[str, list[float]] = {m: [] for m in MEASURES}
+    per_query: dict[str, dict[str, float]] = {}
     for query, vector in zip(dev.queries, queries, strict=True):
-        rows = passages[[where[p] for p in query.passages]]
-        scores = (rows @ vector).tolist()
-        for name, value in score_query(query, scores, dev.qrels).items():
-            per_measure[name].append(value)
+        scores = (passages[[where[p] for p in query.passages]] @ vector).tolist()
+        per_query[query.qid] = score_query(query, scores, dev.qrels)
 
     def mean(name: str) -> float | None:
-        values = per_measure[name]
+        values = [m[name] for m in per_query.values() if name in m]
         return sum(values) / len(values) if values else None
 
+    chosen = measure or dev.measure
     return DevScore(
-        step, mean("agreement") or 0.0, mean("teacher_ndcg") or 0.0, mean("ndcg10"), round
+        step,
+        mean("agreement") or 0.0,
+        mean("teacher_ndcg") or 0.0,
+        mean("ndcg10"),
+        round,
+        {qid: m[chosen] for qid, m in per_query.items() if chosen in m},
     )
 
 
-class Selection:
-    """Evaluates the student on the dev set and keeps (a copy of) the best weights seen; step 0 is
-    the weights it starts with."""
+def clearly_better(new: DevScore, old: DevScore, measure: str, margin: float) -> bool:
+    """Whether `new` beats `old` on the dev queries by more than `margin` standard errors of the
+    per-query difference (margin 0: any higher mean). Fewer than two queries scored by both give
+    no standard error: then only margin 0 lets `new` win. With margin 1, a gain on one query alone
+    (the others unchanged) is not enough: its t statistic is exactly 1."""
+    gain = new.value(measure) - old.value(measure)
+    if gain <= 0 or margin <= 0:
+        return gain > 0
+    diffs = [new.per_query[q] - old.per_query[q] for q in new.per_query if q in old.per_query]
+    if len(diffs) < 2:
+        return False
+    # One query better and the rest unchanged is exactly one standard error (t = 1) in exact
+    # arithmetic; the tolerance keeps float rounding from deciding that case either way.
+    return gain > margin * statistics.stdev(diffs) / math.sqrt(len(diffs)) * (1 + 1e-9)
 
-    def __init__(self, model: Any, dev: DevSet, round: int = 0) -> None:
-        self.model, self.dev, self.round = model, dev, round
+
+class Selection:
+    """Evaluates the student on the dev set and keeps (a copy of) the best weights seen and of step
+    0's; `restore` loads the best when it is clearly better than step 0 (`margin`), else step 0."""
+
+    def __init__(self, model: Any, dev: DevSet, round: int = 0, margin: float = 1.0) -> None:
+        self.model, self.dev, self.round, self.margin = model, dev, round, margin
         self.scores: list[DevScore] = []
         self.best: DevScore | None = None
-        self.best_state: dict[str, Any] | None = None
+        self.states: dict[str, dict[str, Any]] = {}
+        self.held_back: DevScore | None = None
+        """The best step when it was not clearly better than step 0 (step 0 was kept)."""
 
     def evaluate(self, step: int) -> DevScore:
         if self.scores and self.scores[-1].step == step:
@@ -211,14 +245,22 @@ class Selection:
         measure = self.dev.measure
         if self.best is None or score.value(measure) > self.best.value(measure):
             self.best = score
-            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.states["best"] = self._copy()
+        if len(self.scores) == 1:
+            self.states["first"] = self.states["best"]
         return score
 
+    def _copy(self) -> dict[str, Any]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
     def restore(self) -> DevScore:
-        """Load the best weights into the model; the best score."""
-        assert self.best is not None and self.best_state is not None
-        self.model.load_state_dict(self.best_state)
-        return self.best
+        """Load the kept weights into the model; their score."""
+        assert self.best is not None
+        first, kept = self.scores[0], self.best
+        if kept is not first and not clearly_better(kept, first, self.dev.measure, self.margin):
+            self.held_back, kept = kept, first
+        self.model.load_state_dict(self.states["best" if kept is self.best else "first"])
+        return kept
 
 
 def selection_callback(selection: Selection, every: int) -> Any:

@@ -102,6 +102,15 @@ def add_schedule_arguments(group: argparse._ArgumentGroup) -> None:
         action="store_false",
         help="keep the last step, not the best one on the dev queries",
     )
+    add(
+        "--select-margin",
+        type=float,
+        default=DEFAULTS.select_margin,
+        metavar="SE",
+        help="keep the best step only when it beats step 0 on the dev queries by more than SE "
+        "standard errors of the per-query difference, else step 0 "
+        f"(default {DEFAULTS.select_margin:g}; 0: any gain)",
+    )
     add("--seed", type=int, default=DEFAULTS.seed, help=f"training seed (default {DEFAULTS.seed})")
     add("--device", help="cpu, cuda, cuda:1 (default: a GPU when present)")
     add(
@@ -133,6 +142,7 @@ def train_config(args: argparse.Namespace, progress: bool = False) -> TrainConfi
         seed=args.seed,
         max_steps=args.max_steps,
         select=args.select,
+        select_margin=args.select_margin,
         eval_every=args.eval_every,
         device=args.device,
         progress=progress,

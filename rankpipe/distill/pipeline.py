@@ -125,7 +125,8 @@ class DistillResult:
 
     @property
     def base_unchanged(self) -> bool:
-        """The output is the untrained student: no evaluated step beat it on the dev queries."""
+        """The output is the untrained student: no evaluated step was clearly better on the dev
+        queries."""
         return self.select and bool(self.dev_scores) and self.kept_round is None
 
     def costs(self) -> dict[str, float]:
@@ -150,16 +151,18 @@ class DistillResult:
         ]
         for r in self.rounds:
             best = max(r.dev, key=lambda s: s.value(self.dev_measure))
+            held = self.select and best.step != 0 and r.train.kept_step == 0
             lines.append(
                 f"  round {r.round}: {r.queries} queries, {r.judged_pairs} pairs, "
                 f"{r.train.steps} steps; best step {best.step} "
                 f"({best.value(self.dev_measure):.4f}), kept step {r.train.kept_step}"
+                + (" (the best not clearly better than step 0)" if held else "")
             )
         lines.append(f"after {self.dev_after.describe()}")
         if self.base_unchanged:
             lines.append(
-                "no step beat the untrained student on the dev queries: the output is the base "
-                "model unchanged"
+                "no step was clearly better than the untrained student on the dev queries "
+                "(--select-margin): the output is the base model unchanged"
             )
         return "\n".join(lines)
 

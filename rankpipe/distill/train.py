@@ -163,7 +163,11 @@ def train_student(
         raise InputError(str(error)) from None
     schedule = plan(len(rows), config, processes())
     checkpoints = out.with_name(f"{out.name}.checkpoints")
-    selection = Selection(model, dev, round) if dev is not None and dev.queries else None
+    selection = (
+        Selection(model, dev, round, config.select_margin)
+        if dev is not None and dev.queries
+        else None
+    )
     trainer = _trainer(model, rows, loss, config, schedule, checkpoints, selection)
     loss_before = training_set_loss(trainer, rows) if config.measure_loss else math.nan
     if selection is not None:
@@ -351,7 +355,9 @@ def dev_section(result: TrainResult) -> str:
         return "- No dev split: the last step was kept\n"
     first = result.dev[0]
     kept = next(s for s in result.dev if s.step == result.kept_step)
-    unchanged = " (the student as it came: no step beat it)" if result.kept_step == 0 else ""
+    unchanged = (
+        " (the student as it came: no step was clearly better)" if result.kept_step == 0 else ""
+    )
     return (
         f"- Dev queries: step 0 {first.describe()}; kept step {result.kept_step}{unchanged}: "
         f"{kept.describe()}\n"

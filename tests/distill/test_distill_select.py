@@ -1,6 +1,7 @@
 """The dev split and the selection of the best step: the measures, the split, the Selection's
-bookkeeping (a later step replaces the kept one only when strictly better), and a training run that
-only hurts leaving the student exactly as it came."""
+bookkeeping (a later step replaces the kept one only when strictly better; the best is kept only
+when clearly better than step 0), and a training run that only hurts leaving the student exactly
+as it came."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ import pytest
 from rankpipe.data.datasets import Dataset
 from rankpipe.distill import dev as dev_module
 from rankpipe.distill.config import TrainConfig, plan
-from rankpipe.distill.dev import DevScore, DevSet, Selection, agreement, ndcg, split_dev
+from rankpipe.distill.dev import (
+    DevScore,
+    DevSet,
+    Selection,
+    agreement,
+    clearly_better,
+    ndcg,
+    split_dev,
+)
 from rankpipe.distill.pipeline import MiningSettings, distill
 from rankpipe.errors import InputError
 from rankpipe.judges.simulated import SimulatedJudge
@@ -71,13 +80,62 @@ def test_selection_keeps_step_0_unless_a_later_step_is_strictly_better(
         return DevScore(step, next(values), 0.0)
 
     monkeypatch.setattr(dev_module, "score_student", fake_score)
-    selection = Selection(model, DevSet(()))
+    selection = Selection(model, DevSet(()), margin=0)  # margin 0: any gain over step 0 counts
     for step in (0, 2, 4, 6):
         selection.evaluate(step)
     best = selection.restore()
     assert (
         best.step == 4 and float(model.weight[0, 0].detach()) == 4.0
     )  # a tie (step 2) did not replace
+
+
+def scored(step: int, values: list[float]) -> DevScore:
+    per_query = {f"q{i}": v for i, v in enumerate(values)}
+    return DevScore(step, sum(values) / len(values), 0.0, per_query=per_query)
+
+
+def test_clearly_better_takes_more_than_one_standard_error() -> None:
+    base = scored(0, [0.5, 0.6, 0.7, 0.8])
+    assert clearly_better(scored(4, [0.6, 0.7, 0.8, 0.9]), base, "agreement", 1.0)  # all gain
+    assert not clearly_better(scored(4, [0.9, 0.6, 0.7, 0.8]), base, "agreement", 1.0)  # one: t=1
+    assert clearly_better(scored(4, [0.9, 0.6, 0.7, 0.8]), base, "agreement", 0.0)
+    noisy = scored(4, [0.9, 0.5, 0.8, 0.7])  # +0.4, -0.1, +0.1, -0.1: mean 0.075, SE 0.118
+    assert not clearly_better(noisy, base, "agreement", 1.0)
+    assert clearly_better(noisy, base, "agreement", 0.5)
+    assert not clearly_better(base, base, "agreement", 0.0)  # no gain is never better
+    assert not clearly_better(scored(4, [0.9]), scored(0, [0.5]), "agreement", 1.0)  # no SE
+
+
+def test_selection_holds_back_a_best_step_not_clearly_better_than_step_0(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    model = torch.nn.Linear(2, 1)
+    runs = {
+        "one query": [[0.5, 0.5, 0.5], [0.5, 0.5, 0.8], [0.5, 0.5, 0.6]],
+        "every query": [[0.5, 0.5, 0.5], [0.6, 0.6, 0.7], [0.5, 0.5, 0.6]],
+    }
+    kept = {}
+    for name, values in runs.items():
+        scores = iter(values)
+
+        def fake_score(m: object, d: object, step: int = 0, round: int = 0) -> DevScore:
+            with torch.no_grad():
+                model.weight.fill_(float(step))
+            return scored(step, next(scores))  # noqa: B023
+
+        monkeypatch.setattr(dev_module, "score_student", fake_score)
+        selection = Selection(model, DevSet(()))  # the default margin: 1 standard error
+        for step in (0, 4, 8):
+            selection.evaluate(step)
+        kept[name] = (
+            selection.restore().step,
+            float(model.weight[0, 0].detach()),
+            selection.held_back,
+        )
+    assert kept["one query"][:2] == (0, 0.0) and kept["one query"][2].step == 4
+    assert kept["every query"] == (4, 4.0, None)
 
 
 @pytest.mark.slow
