@@ -189,7 +189,9 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
         qrels = dl19.qrels
     name = teacher if args.rounds == 1 else f"{teacher}-r{args.rounds}"
     folder = args.out / "models" / name / f"fold{f}{select_name(args.select_margin)[6:]}"
-    last = folder.with_name(f"fold{f}-last")
+    # the last step of the last round; with rounds, earlier rounds' selection shapes it too
+    after = select_name(args.select_margin)[6:] if args.rounds > 1 else ""
+    last = folder.with_name(f"fold{f}-last{after}")
     started = time.perf_counter()
     result = distill(
         train_items,
@@ -238,7 +240,7 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
     held = [top100[q] for q in held_out]
     baseline = baseline_of(results, "baseline")
     for variant, model, unchanged in (
-        ("last", last, False),
+        (f"last{after}", last, False),
         (select_name(args.select_margin), folder, result.base_unchanged),
     ):
         started = time.perf_counter()

@@ -288,7 +288,8 @@ def report(args: argparse.Namespace, result) -> None:  # noqa: ANN001 - a Distil
         print(
             f"round {r.round}: trained {args.student if r.round == 0 else 'the kept student'} on "
             f"{r.queries} queries: {t.steps} steps in {t.seconds:.1f} s; training-set loss "
-            f"{t.loss_before:.4f} -> {t.loss_after:.4f}"
+            f"{t.loss_before:.4f} -> {t.loss_after:.4f} (the saved student: "
+            f"{'the last step' if t.kept_step is None else f'step {t.kept_step}'})"
         )
     print(result.summary())
     print(
