@@ -367,7 +367,7 @@ def per_fold(rows: list[dict], baselines: dict[str, dict[str, float]]) -> None:
         was = statistics.mean(before_run[q] for q in r["ndcg10"])
         now = statistics.mean(r["ndcg10"].values())
         dev = {step: agreement for step, agreement, *_ in r.get("dev", [])}
-        kept = r.get("steps") if r["config"].endswith("/last") else r.get("kept_step")
+        kept = r.get("steps") if "/last" in r["config"] else r.get("kept_step")
         shown = f"{dev[0]:.3f} -> {dev[kept]:.3f}" if dev and kept in dev else ""
         steps = f"{kept} / {r['steps']}" if "steps" in r else ""
         print(

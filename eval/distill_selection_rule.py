@@ -15,6 +15,9 @@ experiment's results as `TEACHER/select-se1` (margin 1) and `retrieval:TEACHER/s
 
 Usage: python eval/distill_selection_rule.py [--out eval/out/distill21] [--teachers sim0.2,sim0,
            embed,labels] [--margin 1]
+       python eval/distill_selection_rule.py --model DIR --judge sim:noise=0.2
+           (one student `rankpipe distill --dataset dl19` trained on all 43 queries: the rule's
+           verdict on its kept step, with the per-query differences)
 """
 
 from __future__ import annotations
@@ -84,6 +87,31 @@ def decide(args, dl19, top100, folds, teacher, f, cache, rows) -> dict | None:  
     }
 
 
+def check_model(args: argparse.Namespace, dl19) -> None:  # noqa: ANN001
+    """The rule's verdict on one student trained on all of DL19 (the README's run)."""
+    facts = json.loads((args.model / "rounds.json").read_text())
+    kept, measure = facts["rounds"][0]["kept_step"], facts["dev_measure"]
+    items = [item.truncated(args.depth) for item in dl19.candidates]
+    judge = make_judge(args.judge, dl19.qrels)
+    mined, _ = mine_training_set(items, judge, MiningSettings(), MemoryCache())
+    dev = DevSet.from_rows(list(rows_of(mined, set(facts["dev_queries"]))), dl19.qrels)
+    first = score_student(student(DEFAULT_STUDENT, args.train_seq_length), dev, 0)
+    best = score_student(student(str(args.model), args.train_seq_length), dev, kept)
+    diffs = {q: round(best.per_query[q] - first.per_query[q], 4) for q in best.per_query}
+    verdict = clearly_better(best, first, measure, args.margin)
+    print(
+        json.dumps(
+            {
+                "measure": measure,
+                "step": kept,
+                "gain": best.value(measure) - first.value(measure),
+                "diffs": diffs,
+                "clearly_better": verdict,
+            }
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("eval/out/distill21"))
@@ -92,8 +120,13 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--depth", type=int, default=30)
     parser.add_argument("--train-seq-length", type=int, default=64)
+    parser.add_argument("--model", type=Path, help="check this one student instead")
+    parser.add_argument("--judge", default="sim:noise=0.2", help="its teacher (with --model)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.model:
+        check_model(args, load_dataset("dl19"))
+        return
     results = args.out / "results.jsonl"
     dl19 = load_dataset("dl19")
     top100 = {item.query.qid: item for item in dl19.candidates}
