@@ -144,15 +144,16 @@ def main() -> None:
         cache = MemoryCache()  # one teacher's judgments, shared by its folds
         for f in wanted:
             name = teacher if args.rounds == 1 else f"{teacher}-r{args.rounds}"
-            if (f"{name}/{select_name(args.select_margin)}", f) not in finished(results):
+            if (f"{name}/select{rule(args.select_margin)}", f) not in finished(results):
                 train_fold(args, results, dl19, top100, folds, teacher, f, cache)
     if args.retrieve:
         retrieval_phase(args, results, dl19, top100, folds, args.retrieve.split(","), wanted)
     summarize(results)
 
 
-def select_name(margin: float) -> str:
-    return "select" if margin == 0 else f"select-se{margin:g}"
+def rule(margin: float) -> str:
+    """The selection rule's suffix in names: "" for margin 0 (the rule before 2026-12-07)."""
+    return "" if margin == 0 else f"-se{margin:g}"
 
 
 def finished(results: Path) -> set[tuple[str, int]]:
@@ -188,9 +189,9 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
         mining = MiningSettings(scores="run", score_run=labels, score_run_name="qrels")
         qrels = dl19.qrels
     name = teacher if args.rounds == 1 else f"{teacher}-r{args.rounds}"
-    folder = args.out / "models" / name / f"fold{f}{select_name(args.select_margin)[6:]}"
+    folder = args.out / "models" / name / f"fold{f}{rule(args.select_margin)}"
     # the last step of the last round; with rounds, earlier rounds' selection shapes it too
-    after = select_name(args.select_margin)[6:] if args.rounds > 1 else ""
+    after = rule(args.select_margin) if args.rounds > 1 else ""
     last = folder.with_name(f"fold{f}-last{after}")
     started = time.perf_counter()
     result = distill(
@@ -241,7 +242,7 @@ def train_fold(args, results, dl19, top100, folds, teacher, f, cache) -> None:  
     baseline = baseline_of(results, "baseline")
     for variant, model, unchanged in (
         (f"last{after}", last, False),
-        (select_name(args.select_margin), folder, result.base_unchanged),
+        (f"select{rule(args.select_margin)}", folder, result.base_unchanged),
     ):
         started = time.perf_counter()
         if unchanged:

@@ -34,7 +34,7 @@ from rankpipe.data.datasets import load_dataset
 from rankpipe.data.types import Ranking
 from rankpipe.distill.config import DEFAULT_STUDENT
 from rankpipe.distill.dev import DevSet, clearly_better, score_student
-from rankpipe.distill.pipeline import MiningSettings, mine_training_set, rows_of
+from rankpipe.distill.pipeline import MiningSettings, mine_training_set, partition
 from rankpipe.distill.train import load_student
 from rankpipe.judges.spec import make_judge
 
@@ -57,57 +57,53 @@ def student(name: str, length: int) -> object:
     return model
 
 
-def decide(args, dl19, top100, folds, teacher, f, cache, rows) -> dict | None:  # noqa: ANN001
-    """Whether fold f's best step is clearly better than step 0 on its dev queries."""
-    select = rows[(f"{teacher}/select", f)]
-    facts = json.loads((Path(select["model"]) / "rounds.json").read_text())
+def verdict(args, items, judge, mining, qrels, folder: Path, margin: float) -> dict:  # noqa: ANN001
+    """The rule's verdict on the student in `folder` against step 0 on its dev queries, mined
+    again from `items` (asserting that training recorded the same dev means)."""
+    facts = json.loads((folder / "rounds.json").read_text())
     kept, measure = facts["rounds"][0]["kept_step"], facts["dev_measure"]
     if kept == 0:
         return {"kept": False, "why": "margin 0 kept step 0 already"}
-    items = [
-        top100[q].truncated(args.depth) for g, fold in enumerate(folds) if g != f for q in fold
-    ]
-    judge = make_judge(TEACHERS[teacher], dl19.qrels)
-    mined, _ = mine_training_set(items, judge, mining_for(teacher, dl19.qrels), cache)
-    qrels = dl19.qrels if teacher == "labels" else None
-    dev = DevSet.from_rows(list(rows_of(mined, set(facts["dev_queries"]))), qrels)
+    mined, _ = mine_training_set(items, judge, mining, MemoryCache())
+    dev = DevSet.from_rows(list(partition(mined, set(facts["dev_queries"]))[0]), qrels)
     assert dev.measure == measure, (dev.measure, measure)
     first = score_student(student(DEFAULT_STUDENT, args.train_seq_length), dev, 0)
-    best = score_student(student(select["model"], args.train_seq_length), dev, kept)
+    best = score_student(student(str(folder), args.train_seq_length), dev, kept)
     recorded = {s["step"]: s[measure] for s in facts["rounds"][0]["dev"]}
     for score in (first, best):  # the same students, the same dev queries: the same means
         assert abs(score.value(measure) - recorded[score.step]) < 1e-4, (score, recorded)
-    diffs = [best.per_query[q] - first.per_query[q] for q in best.per_query]
     return {
-        "kept": clearly_better(best, first, measure, args.margin),
+        "kept": clearly_better(best, first, measure, margin),
         "gain": best.value(measure) - first.value(measure),
-        "diffs": diffs,
+        "diffs": {q: round(best.per_query[q] - first.per_query[q], 4) for q in best.per_query},
         "measure": measure,
         "best_step": kept,
     }
 
 
+def decide(args, dl19, top100, folds, teacher, f, rows) -> dict:  # noqa: ANN001
+    """Whether fold f's best step is clearly better than step 0 on its dev queries."""
+    items = [
+        top100[q].truncated(args.depth) for g, fold in enumerate(folds) if g != f for q in fold
+    ]
+    return verdict(
+        args,
+        items,
+        make_judge(TEACHERS[teacher], dl19.qrels),
+        mining_for(teacher, dl19.qrels),
+        dl19.qrels if teacher == "labels" else None,
+        Path(rows[(f"{teacher}/select", f)]["model"]),
+        args.margin,
+    )
+
+
 def check_model(args: argparse.Namespace, dl19) -> None:  # noqa: ANN001
     """The rule's verdict on one student trained on all of DL19 (the README's run)."""
-    facts = json.loads((args.model / "rounds.json").read_text())
-    kept, measure = facts["rounds"][0]["kept_step"], facts["dev_measure"]
     items = [item.truncated(args.depth) for item in dl19.candidates]
     judge = make_judge(args.judge, dl19.qrels)
-    mined, _ = mine_training_set(items, judge, MiningSettings(), MemoryCache())
-    dev = DevSet.from_rows(list(rows_of(mined, set(facts["dev_queries"]))), dl19.qrels)
-    first = score_student(student(DEFAULT_STUDENT, args.train_seq_length), dev, 0)
-    best = score_student(student(str(args.model), args.train_seq_length), dev, kept)
-    diffs = {q: round(best.per_query[q] - first.per_query[q], 4) for q in best.per_query}
-    verdict = clearly_better(best, first, measure, args.margin)
     print(
         json.dumps(
-            {
-                "measure": measure,
-                "step": kept,
-                "gain": best.value(measure) - first.value(measure),
-                "diffs": diffs,
-                "clearly_better": verdict,
-            }
+            verdict(args, items, judge, MiningSettings(), dl19.qrels, args.model, args.margin)
         )
     )
 
@@ -133,7 +129,6 @@ def main() -> None:
     folds = folds_of(list(top100), args.folds)
     name = f"select-se{args.margin:g}"
     for teacher in args.teachers.split(","):
-        cache = MemoryCache()
         for f in range(args.folds):
             rows = {(r["config"], r["fold"]): r for r in map(json.loads, results.open())}
             tasks = [
@@ -145,9 +140,7 @@ def main() -> None:
                 continue
             done = rows.get((f"{teacher}/{name}", f))
             decision = (
-                done["decision"]
-                if done
-                else decide(args, dl19, top100, folds, teacher, f, cache, rows)
+                done["decision"] if done else decide(args, dl19, top100, folds, teacher, f, rows)
             )
             print(teacher, f, json.dumps(decision), flush=True)
             for task in tasks:

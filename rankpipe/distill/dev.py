@@ -168,11 +168,9 @@ def score_query(query: DevQuery, scores: Sequence[float], qrels: Qrels | None) -
     return measures
 
 
-def score_student(
-    model: Any, dev: DevSet, step: int = 0, round: int = 0, measure: str | None = None
-) -> DevScore:
+def score_student(model: Any, dev: DevSet, step: int = 0, round: int = 0) -> DevScore:
     """The dev measures of a SentenceTransformer (cosine of query and passage embeddings), with the
-    selection measure (`measure`, default the dev set's) per query."""
+    dev set's selection measure per query."""
     import torch
 
     texts = sorted({p for q in dev.queries for p in q.passages})
@@ -198,7 +196,7 @@ def score_student(
         values = [m[name] for m in per_query.values() if name in m]
         return sum(values) / len(values) if values else None
 
-    chosen = measure or dev.measure
+    chosen = dev.measure
     return DevScore(
         step,
         mean("agreement") or 0.0,
@@ -233,9 +231,8 @@ class Selection:
         self.model, self.dev, self.round, self.margin = model, dev, round, margin
         self.scores: list[DevScore] = []
         self.best: DevScore | None = None
-        self.states: dict[str, dict[str, Any]] = {}
-        self.held_back: DevScore | None = None
-        """The best step when it was not clearly better than step 0 (step 0 was kept)."""
+        self.best_state: dict[str, Any] = {}
+        self.first_state: dict[str, Any] = {}
 
     def evaluate(self, step: int) -> DevScore:
         if self.scores and self.scores[-1].step == step:
@@ -245,22 +242,20 @@ class Selection:
         measure = self.dev.measure
         if self.best is None or score.value(measure) > self.best.value(measure):
             self.best = score
-            self.states["best"] = self._copy()
-        if len(self.scores) == 1:
-            self.states["first"] = self.states["best"]
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if len(self.scores) == 1:
+                self.first_state = self.best_state
         return score
 
-    def _copy(self) -> dict[str, Any]:
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-
     def restore(self) -> DevScore:
-        """Load the kept weights into the model; their score."""
+        """Load the kept weights into the model (the best, or step 0's when the best is not
+        clearly better); their score."""
         assert self.best is not None
-        first, kept = self.scores[0], self.best
-        if kept is not first and not clearly_better(kept, first, self.dev.measure, self.margin):
-            self.held_back, kept = kept, first
-        self.model.load_state_dict(self.states["best" if kept is self.best else "first"])
-        return kept
+        if clearly_better(self.best, self.scores[0], self.dev.measure, self.margin):
+            self.model.load_state_dict(self.best_state)
+            return self.best
+        self.model.load_state_dict(self.first_state)
+        return self.scores[0]
 
 
 def selection_callback(selection: Selection, every: int) -> Any:

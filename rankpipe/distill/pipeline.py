@@ -257,8 +257,9 @@ def distill_training_set(
     if rounds > 1 and next_round is None:
         raise InputError("rounds > 1 needs the teacher and candidates: use distill()")
     dev_ids = split_dev(mined.data["qid"], dev_fraction, dev_queries, seed=training.seed)
-    dev = DevSet.from_rows(list(rows_of(mined, dev_ids)), qrels) if dev_ids else None
-    part, ledger = without(mined, dev_ids), ledger or CostLedger()
+    dev_rows, part = partition(mined, dev_ids) if dev_ids else (None, mined)
+    dev = DevSet.from_rows(list(dev_rows), qrels) if dev_rows is not None else None
+    ledger = ledger or CostLedger()
     if rounds > 1 and not main_process():
         raise InputError("rounds > 1 run in one process (each round's student is read back)")
     work = out.with_name(f".{out.name}.rounds")
@@ -321,20 +322,21 @@ def mine_training_set(
     return built, mined.ledger
 
 
-def rows_of(training: TrainingSet, qids: set[str], keep: bool = True) -> Any:
-    """The rows of `training` whose qid is in `qids` (not in it, with keep=False): a selection
-    of the same (possibly memory-mapped) data, nothing copied."""
-    chosen = [n for n, qid in enumerate(training.data["qid"]) if (qid in qids) == keep]
-    return training.data.select(chosen)
+def partition(training: TrainingSet, qids: set[str]) -> tuple[Any, TrainingSet]:
+    """The rows of `training` whose qid is in `qids`, and the training set of the others: both
+    selections of the same (possibly memory-mapped) data, from one pass over the qids."""
+    inside: list[int] = []
+    outside: list[int] = []
+    for n, qid in enumerate(training.data["qid"]):
+        (inside if qid in qids else outside).append(n)
+    rest = training.data.select(outside)
+    info = replace(training.info, queries=len(rest), judged_pairs=pair_count(rest))
+    return training.data.select(inside), TrainingSet(rest, info)
 
 
 def without(training: TrainingSet, qids: set[str]) -> TrainingSet:
     """The training set less the queries `qids` (the dev queries)."""
-    if not qids:
-        return training
-    data = rows_of(training, qids, keep=False)
-    info = replace(training.info, queries=len(data), judged_pairs=pair_count(data))
-    return TrainingSet(data, info)
+    return partition(training, qids)[1] if qids else training
 
 
 def corpus_of(items: Iterable[QueryCandidates]) -> dict[str, str]:
